@@ -1,0 +1,63 @@
+"""Checkpoint files: self-contained, written atomically, loaded without running code.
+
+A checkpoint holds the weights, the run's config (as plain data), the serialized
+tokenizer models, metadata (step, validation scores) and, for `last.pt`, the training
+state needed to resume. It is read with `torch.load(weights_only=True)`, which only
+rebuilds tensors and plain containers, never arbitrary objects.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from s2s.errors import UserError
+
+FORMAT = "s2s-checkpoint-1"
+BEST, LAST = "best.pt", "last.pt"
+
+
+def save(path: str | Path, content: dict[str, Any]) -> None:
+    """Writes a checkpoint so that `path` only ever holds a complete file (temp file + rename)."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save({"format": FORMAT, **content}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def resolve(model: str | Path) -> Path:
+    """A checkpoint file, or a run directory's best checkpoint (its last if there is no best)."""
+    path = Path(model)
+    if path.is_dir():
+        for name in (BEST, LAST):
+            if (path / name).is_file():
+                return path / name
+        raise UserError(f"{path} is a directory without a checkpoint ({BEST} or {LAST})")
+    if not path.is_file():
+        raise UserError(f"model not found: {path}")
+    return path
+
+
+def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Reads a checkpoint written by `save`, refusing anything else."""
+    path = Path(path)
+    try:
+        content = torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path} is not a readable s2s checkpoint: {first}") from None
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise UserError(f"{path} is not an s2s checkpoint (expected format {FORMAT})")
+    return content

@@ -1,0 +1,173 @@
+"""The `s2s` command line: the only place that touches argv, stdio, logging, device and seed."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+import torch
+
+from s2s import __version__
+from s2s.errors import UserError
+
+log = logging.getLogger("s2s")
+
+
+class Group(click.Group):
+    """Turns a user's mistake (UserError) into a one-line message and exit status 1."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            raise click.ClickException(str(e)) from None
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    log.propagate = False
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available to torch here")
+    return torch.device(name)
+
+
+device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                             show_default=True, help="Where to run; auto picks CUDA when available.")
+batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+                            help="Sentences per batch when translating.")
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="s2s")
+def main() -> None:
+    """s2s: train attention-based recurrent translators, translate files, score them."""
+
+
+@main.command()
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file (optional with --resume: the run's config.yaml is used).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one config value; repeatable, e.g. --set train.max_steps=2000.")
+@click.option("-o", "--output", "run_dir", type=click.Path(file_okay=False),
+              help="Run directory (default: runs/CONFIG_NAME).")
+@click.option("--resume", is_flag=True, help="Continue the run in the run directory from last.pt.")
+@device_option
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def train(config_path, overrides, run_dir, resume, device, quiet) -> None:
+    """Train a model: tokenizer, network and checkpoints in a run directory.
+
+    \b
+    Example:
+      s2s train -c configs/demo.yaml -o runs/demo --set train.max_steps=2000
+    """
+    from s2s.config import load_config
+    from s2s.train import train as run_training
+
+    _setup_logging(verbose=True)
+    if config_path is None:
+        if not (resume and run_dir):
+            raise click.UsageError("give a config with -c (or -o RUN_DIR --resume to continue a run)")
+        config_path = str(Path(run_dir) / "config.yaml")
+    run_dir = run_dir or str(Path("runs") / Path(config_path).stem)
+    config = load_config(config_path, overrides)
+    progress = run_training(config, run_dir, resume=resume, device=_device(device),
+                            progress_bar=not quiet and sys.stderr.isatty())
+    click.echo(f"best validation BLEU {progress.best_bleu:.2f} at step {progress.best_step}; "
+               f"checkpoints in {run_dir}", err=True)
+
+
+def _write_lines(lines: Iterable[str], output: str) -> None:
+    """Writes UTF-8 lines to stdout ('-') or to a file that appears only when complete."""
+    if output == "-":
+        out = sys.stdout.buffer
+        for line in lines:
+            out.write(line.encode("utf-8") + b"\n")
+        out.flush()
+        return
+    target = Path(output)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for line in lines:
+                handle.write(line.encode("utf-8") + b"\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@main.command()
+@click.option("-m", "--model", required=True, type=click.Path(exists=True),
+              help="Checkpoint file, or run directory (its best.pt).")
+@click.option("-i", "--input", "input_file", type=click.File("rb"), default="-", show_default=True,
+              help="Source text, one sentence per line ('-' = stdin).")
+@click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False),
+              help="Where translations go ('-' = stdout); a file appears only once complete.")
+@batch_option
+@device_option
+def translate(model, input_file, output, batch_size, device) -> None:
+    """Translate text: one output line per input line, in order (greedy search).
+
+    \b
+    Example:
+      s2s translate -m runs/demo < data/demo/test.src > hyp.txt
+    """
+    from s2s.data import iter_lines
+    from s2s.translate import Translator
+
+    _setup_logging(verbose=False)
+    translator = Translator.load(model, _device(device), batch_size=batch_size)
+    name = "<stdin>" if input_file.name in ("<stdin>", "-") else input_file.name
+    _write_lines(translator.translate_stream(iter_lines(input_file, name)), output)
+
+
+@main.command(name="eval")
+@click.option("--ref", "-r", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Reference translations.")
+@click.option("--hyp", type=click.Path(exists=True, dir_okay=False),
+              help="Hypotheses to score (instead of translating with -m).")
+@click.option("-m", "--model", type=click.Path(exists=True), help="Model to translate --src with.")
+@click.option("--src", type=click.Path(exists=True, dir_okay=False), help="Source text for -m.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
+@batch_option
+@device_option
+def evaluate(ref, hyp, model, src, as_json, batch_size, device) -> None:
+    """Score translations with BLEU and chrF (sacrebleu, signatures included).
+
+    \b
+    Examples:
+      s2s eval --hyp hyp.txt --ref data/demo/test.tgt
+      s2s eval -m runs/demo --src data/demo/test.src --ref data/demo/test.tgt
+    """
+    from s2s.evaluate import score_files, translate_and_score
+    from s2s.translate import Translator
+
+    _setup_logging(verbose=False)
+    if (hyp is None) == (model is None):
+        raise click.UsageError("give either --hyp FILE, or -m MODEL with --src FILE")
+    if model is not None:
+        if src is None:
+            raise click.UsageError("-m MODEL needs --src FILE to translate")
+        translator = Translator.load(model, _device(device), batch_size=batch_size)
+        _, scores = translate_and_score(translator, src, ref)
+    else:
+        scores = score_files(hyp, ref)
+    if as_json:
+        click.echo(json.dumps([s.fields for s in scores], ensure_ascii=False))
+    else:
+        for s in scores:
+            click.echo(s.text)

@@ -1,0 +1,282 @@
+"""Typed, frozen configuration: YAML file plus `section.key=value` overrides.
+
+Every choice a run makes lives here, so a run directory's `config.yaml` (and the copy
+inside each checkpoint) is enough to rebuild the model and repeat the training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from s2s.errors import UserError
+
+CELLS = ("rnn", "gru", "lstm")
+ATTENTIONS = ("additive", "dot", "general")
+TOKENIZER_TYPES = ("unigram", "bpe")
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise UserError(f"config key '{key}': {message}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the parallel text is: each split is a PREFIX, read as PREFIX.LANG[.gz]."""
+
+    src_lang: str = "src"
+    tgt_lang: str = "tgt"
+    train: str = ""
+    valid: str = ""
+    test: str = ""
+    max_len: int = 50  # pieces per side; longer training pairs are dropped
+
+    def __post_init__(self) -> None:
+        _check(bool(self.train), "data.train", "is required (a file prefix, e.g. data/demo/train)")
+        _check(bool(self.valid), "data.valid", "is required (a file prefix, e.g. data/demo/valid)")
+        _check(self.src_lang != self.tgt_lang, "data.tgt_lang", "must differ from data.src_lang")
+        _check(self.max_len > 0, "data.max_len", "must be positive")
+
+
+@dataclass(frozen=True)
+class TokenizerConfig:
+    """The sentencepiece model(s) `s2s train` learns from the training files."""
+
+    type: str = "unigram"
+    vocab_size: int = 8000
+    joint: bool = True  # one model for source and target, trained on both sides
+    character_coverage: float = 1.0
+    max_sentences: int = 2_000_000  # sentencepiece samples this many lines at most
+
+    def __post_init__(self) -> None:
+        _check(self.type in TOKENIZER_TYPES, "tokenizer.type", f"must be one of {TOKENIZER_TYPES}")
+        _check(self.vocab_size >= 8, "tokenizer.vocab_size", "must be at least 8")
+        _check(0.9 <= self.character_coverage <= 1.0, "tokenizer.character_coverage",
+               "must be between 0.9 and 1.0")
+        _check(self.max_sentences > 0, "tokenizer.max_sentences", "must be positive")
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """The recurrent encoder over source embeddings."""
+
+    cell: str = "gru"
+    hidden_size: int = 256  # per direction
+    num_layers: int = 1
+    bidirectional: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.cell in CELLS, "model.encoder.cell", f"must be one of {CELLS}")
+        _check(self.hidden_size > 0, "model.encoder.hidden_size", "must be positive")
+        _check(self.num_layers > 0, "model.encoder.num_layers", "must be positive")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """The attention decoder."""
+
+    cell: str = "gru"
+    hidden_size: int = 512
+    num_layers: int = 1
+    attention: str = "additive"
+    input_feeding: bool = True  # feed the previous attentional vector into the next step
+    bridge: bool = True  # initialise the decoder state from the encoder's final state
+
+    def __post_init__(self) -> None:
+        _check(self.cell in CELLS, "model.decoder.cell", f"must be one of {CELLS}")
+        _check(self.attention in ATTENTIONS, "model.decoder.attention", f"must be one of {ATTENTIONS}")
+        _check(self.hidden_size > 0, "model.decoder.hidden_size", "must be positive")
+        _check(self.num_layers > 0, "model.decoder.num_layers", "must be positive")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: embeddings, encoder, attention decoder, output layer."""
+
+    embed_dim: int = 256
+    dropout: float = 0.3
+    tie_embeddings: bool = False  # share target embedding and output projection weights
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.embed_dim > 0, "model.embed_dim", "must be positive")
+        _check(0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
+        memory = self.encoder.hidden_size * (2 if self.encoder.bidirectional else 1)
+        _check(self.decoder.attention != "dot" or memory == self.decoder.hidden_size,
+               "model.decoder.attention",
+               f"'dot' needs the encoder output size ({memory}) to equal "
+               f"model.decoder.hidden_size ({self.decoder.hidden_size}); use 'general' or 'additive'")
+        _check(not self.tie_embeddings or self.embed_dim == self.decoder.hidden_size,
+               "model.tie_embeddings",
+               f"needs model.embed_dim ({self.embed_dim}) to equal "
+               f"model.decoder.hidden_size ({self.decoder.hidden_size})")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation, validation and stopping."""
+
+    seed: int = 1
+    batch_tokens: int = 2000  # per batch: sentences x longest side (padded), at most
+    lr: float = 1e-3
+    clip_norm: float = 1.0
+    label_smoothing: float = 0.1
+    max_steps: int = 100_000
+    max_epochs: int = 100
+    valid_every: int = 500  # steps between validations (and checkpoints)
+    valid_batch_size: int = 64  # sentences per batch when translating the validation set
+    patience: int = 8  # validations without a better BLEU before stopping early
+    lr_decay: float = 0.5  # multiply lr by this when validation BLEU plateaus
+    lr_patience: int = 2  # validations without improvement before decaying
+    min_lr: float = 1e-5
+    log_every: int = 100
+
+    def __post_init__(self) -> None:
+        for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
+                    "log_every"):
+            _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
+        _check(self.lr > 0, "train.lr", "must be positive")
+        _check(self.clip_norm >= 0, "train.clip_norm", "must be >= 0 (0 turns clipping off)")
+        _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
+        _check(0.0 < self.lr_decay <= 1.0, "train.lr_decay", "must be in (0, 1]")
+        _check(self.patience >= 0 and self.lr_patience >= 0, "train.patience",
+               "patience values must be >= 0")
+
+
+@dataclass(frozen=True)
+class Config:
+    """A whole run's configuration."""
+
+    data: DataConfig
+    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Checks one leaf value against its declared type (YAML gives int for 3, str for 1e-3)."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return _expand_vars(value)
+    raise UserError(f"config key '{key}': expected {kind.__name__}, got {value!r}")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Builds dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    where = prefix or "the top level"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"config section '{where}': expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise UserError(f"unknown config key '{prefix + '.' if prefix else ''}{key}' "
+                            f"(known in {where}: {', '.join(sorted(known))})")
+    kwargs = {}
+    for name in known & set(raw):
+        key = f"{prefix}.{name}" if prefix else name
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, raw[name], key)
+        else:
+            kwargs[name] = _coerce(raw[name], kind, key)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise UserError(f"config section '{where}': {e}") from None
+
+
+_VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
+
+
+def _expand_vars(text: str) -> str:
+    """Expands $VAR and ${VAR}; S2S_DATA defaults to `data`, where the download script puts files."""
+    def value(m: re.Match) -> str:
+        name = m.group(1) or m.group(2)
+        if name == "S2S_DATA":
+            return os.environ.get(name) or "data"
+        if name not in os.environ:
+            raise UserError(f"config refers to ${name}, which is not set in the environment")
+        return os.environ[name]
+    return _VAR.sub(value, text)
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Applies `section.key=value` strings (value parsed as YAML) to a raw config mapping."""
+    for item in overrides:
+        path, sep, text = item.partition("=")
+        if not sep or not path:
+            raise UserError(f"--set '{item}': expected section.key=value")
+        try:
+            value = yaml.safe_load(text) if text else ""
+        except yaml.YAMLError:
+            value = text
+        node = raw
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise UserError(f"--set '{item}': '{part}' is not a section")
+        node[parts[-1]] = value
+    return raw
+
+
+def read_yaml(path: str | Path) -> dict:
+    """Reads a YAML mapping, with errors that name the file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise UserError(f"cannot read config {path}: {e.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise UserError(f"config {path} is not valid YAML: {e}") from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise UserError(f"config {path}: expected a mapping of sections at the top level")
+    return raw
+
+
+def from_dict(raw: dict) -> Config:
+    """Builds a Config from a plain mapping (a YAML file's or a checkpoint's)."""
+    return _build(Config, raw, "")
+
+
+def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
+    """Loads a YAML config file (or none) and applies overrides."""
+    raw = read_yaml(path) if path is not None else {}
+    return from_dict(apply_overrides(raw, list(overrides)))
+
+
+def dump_config(config: Config, path: str | Path) -> None:
+    """Writes the config as YAML (the run directory's record of what ran)."""
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")

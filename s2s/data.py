@@ -1,0 +1,169 @@
+"""Parallel text: reading aligned files, filtering by length, token-bucketed batches.
+
+A split is a file PREFIX read as PREFIX.LANG (or PREFIX.LANG.gz). Sources are encoded
+with EOS appended; targets are stored bare and get BOS/EOS when batched.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+from pathlib import Path
+
+import torch
+
+from s2s.errors import UserError
+from s2s.tokenizer import BOS, EOS, PAD, Tokenizer
+
+log = logging.getLogger(__name__)
+
+POOL_BATCHES = 100  # sort this many batches' worth of examples at a time (length bucketing)
+
+
+def split_path(prefix: str, lang: str) -> Path:
+    """The file of one side of a split: PREFIX.LANG, or PREFIX.LANG.gz if only that exists."""
+    plain = Path(f"{prefix}.{lang}")
+    if plain.exists():
+        return plain
+    packed = Path(f"{prefix}.{lang}.gz")
+    if packed.exists():
+        return packed
+    raise UserError(f"file not found: {plain} (nor {packed.name})")
+
+
+def iter_lines(handle: BinaryIO, name: str) -> Iterator[str]:
+    """Yields the lines of a binary UTF-8 stream without line ends; bad UTF-8 names the line."""
+    for number, raw in enumerate(handle, start=1):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UserError(f"{name}:{number}: invalid UTF-8 at byte {e.start} of the line") from None
+        yield text.rstrip("\r\n")
+
+
+def read_lines(path: str | Path) -> Iterator[str]:
+    """Yields the lines of a UTF-8 text file (gzipped if it ends in .gz), without line ends."""
+    path = Path(path)
+    try:
+        handle = gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
+    except OSError as e:
+        raise UserError(f"cannot read {path}: {e.strerror}") from None
+    with handle:
+        yield from iter_lines(handle, str(path))
+
+
+def read_parallel(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
+    """Reads two aligned files; unequal line counts are an error naming both."""
+    src, tgt = list(read_lines(src_path)), list(read_lines(tgt_path))
+    if len(src) != len(tgt):
+        raise UserError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: "
+                        "parallel files must have one line per sentence pair")
+    if not src:
+        raise UserError(f"{src_path} and {tgt_path} are empty")
+    return src, tgt
+
+
+@dataclass
+class Batch:
+    """Padded tensors for one batch; lengths count real tokens (source EOS included)."""
+
+    src: torch.Tensor  # (B, S) source ids + EOS, PAD after
+    src_len: torch.Tensor  # (B,) on CPU, as pack_padded_sequence wants
+    tgt_in: torch.Tensor  # (B, T) BOS + target ids, PAD after
+    tgt_out: torch.Tensor  # (B, T) target ids + EOS, PAD after
+
+    def to(self, device: torch.device) -> "Batch":
+        return Batch(self.src.to(device, non_blocking=True), self.src_len,
+                     self.tgt_in.to(device, non_blocking=True), self.tgt_out.to(device, non_blocking=True))
+
+    @property
+    def n_tokens(self) -> int:
+        """Source + target tokens, padding excluded (BOS/EOS not counted)."""
+        n_src = int(self.src_len.sum()) - self.src.size(0)
+        n_tgt = int((self.tgt_out != PAD).sum()) - self.src.size(0)
+        return n_src + n_tgt
+
+
+def pad(seqs: list[list[int]]) -> torch.Tensor:
+    """Right-pads id lists into a (B, L) tensor."""
+    out = torch.full((len(seqs), max(map(len, seqs))), PAD, dtype=torch.long)
+    for i, seq in enumerate(seqs):
+        out[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+    return out
+
+
+def source_batch(src: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Source ids (EOS already appended) as a padded (B, S) tensor and (B,) lengths."""
+    return pad(src), torch.tensor([len(s) for s in src], dtype=torch.long)
+
+
+def collate(src: list[list[int]], tgt: list[list[int]]) -> Batch:
+    """Makes a training batch from encoded sources (with EOS) and bare targets."""
+    src_ids, src_len = source_batch(src)
+    return Batch(src_ids, src_len, pad([[BOS] + t for t in tgt]), pad([t + [EOS] for t in tgt]))
+
+
+class ParallelData:
+    """An encoded parallel corpus; training data is filtered by maximum length."""
+
+    def __init__(self, src: list[list[int]], tgt: list[list[int]], src_text: list[str],
+                 tgt_text: list[str]):
+        self.src, self.tgt = src, tgt
+        self.src_text, self.tgt_text = src_text, tgt_text
+
+    @classmethod
+    def load(cls, prefix: str, src_lang: str, tgt_lang: str, tokenizer: Tokenizer,
+             max_len: int | None = None) -> "ParallelData":
+        """Reads and encodes a split; with max_len, drops (and logs) pairs longer than it."""
+        src_path, tgt_path = split_path(prefix, src_lang), split_path(prefix, tgt_lang)
+        src_text, tgt_text = read_parallel(src_path, tgt_path)
+        src = [s + [EOS] for s in tokenizer.encode_src(src_text)]
+        tgt = tokenizer.encode_tgt(tgt_text)
+        if max_len is None:
+            return cls(src, tgt, src_text, tgt_text)
+        keep = [i for i in range(len(src))
+                if 0 < len(src[i]) - 1 <= max_len and 0 < len(tgt[i]) <= max_len]
+        dropped = len(src) - len(keep)
+        log.info("%s.{%s,%s}: %d pairs, %d dropped (empty or over %d pieces)", prefix, src_lang,
+                 tgt_lang, len(src), dropped, max_len)
+        if not keep:
+            raise UserError(f"{src_path}: no sentence pair is within data.max_len={max_len} pieces")
+        pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
+        return cls(pick(src), pick(tgt), pick(src_text), pick(tgt_text))
+
+    def __len__(self) -> int:
+        return len(self.src)
+
+    def batch(self, indices: list[int]) -> Batch:
+        return collate([self.src[i] for i in indices], [self.tgt[i] for i in indices])
+
+    def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+        """One epoch's batches of example indices, the same for the same (seed, epoch).
+
+        Examples are shuffled, sorted by length inside pools of about POOL_BATCHES batches
+        (so a batch holds similar lengths and little padding), cut so that
+        sentences x longest side <= batch_tokens, and the batches shuffled again.
+        """
+        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+        order = torch.randperm(len(self), generator=gen).tolist()
+        size = lambda i: max(len(self.src[i]), len(self.tgt[i]) + 1)  # noqa: E731
+        mean = sum(size(i) for i in order[:1000]) / min(len(order), 1000)
+        pool = max(1, int(POOL_BATCHES * batch_tokens / mean))
+        batches: list[list[int]] = []
+        for start in range(0, len(order), pool):
+            current: list[int] = []
+            longest = 0
+            for i in sorted(order[start:start + pool], key=lambda i: (len(self.src[i]), len(self.tgt[i]))):
+                longest_if_added = max(longest, size(i))
+                if current and longest_if_added * (len(current) + 1) > batch_tokens:
+                    batches.append(current)
+                    current, longest_if_added = [], size(i)
+                current.append(i)
+                longest = longest_if_added
+            if current:
+                batches.append(current)
+        shuffled = torch.randperm(len(batches), generator=gen).tolist()
+        return [batches[i] for i in shuffled]

@@ -1,0 +1,72 @@
+"""The translation model: encoder + attention decoder + output layer.
+
+Besides teacher-forced `forward` for training, it offers the narrow protocol search uses:
+`encode(src, src_len) -> (memory, state)` and `decode_step(prev, memory, state) ->
+(log_probs, attention, state)`, with `memory.select` / `state.select` to reorder rows.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s2s.config import ModelConfig
+from s2s.decoder import Decoder, DecoderState, Memory
+from s2s.encoder import Encoder
+from s2s.tokenizer import PAD
+
+
+class Seq2Seq(nn.Module):
+    """An attention-based recurrent encoder-decoder."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, tgt_vocab_size: int,
+                 tie_embeddings: bool = False):
+        super().__init__()
+        self.encoder, self.decoder = encoder, decoder
+        self.output = nn.Linear(decoder.hidden_size, tgt_vocab_size)
+        if tie_embeddings:
+            self.output.weight = decoder.embed.weight
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> "Seq2Seq":
+        enc, dec = config.encoder, config.decoder
+        encoder = Encoder(vocab_size=src_vocab_size, embed_dim=config.embed_dim, cell=enc.cell,
+                          hidden_size=enc.hidden_size, num_layers=enc.num_layers,
+                          bidirectional=enc.bidirectional, dropout=config.dropout)
+        decoder = Decoder(vocab_size=tgt_vocab_size, embed_dim=config.embed_dim, cell=dec.cell,
+                          hidden_size=dec.hidden_size, num_layers=dec.num_layers,
+                          attention=dec.attention, input_feeding=dec.input_feeding,
+                          bridge=dec.bridge, memory_size=encoder.output_size,
+                          dropout=config.dropout)
+        model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings)
+        model.reset_parameters()
+        return model
+
+    def reset_parameters(self) -> None:
+        """Uniform(-0.1, 0.1) for all weights (what trains recurrent NMT well), zero padding rows."""
+        for p in self.parameters():
+            nn.init.uniform_(p, -0.1, 0.1)
+        with torch.no_grad():
+            self.encoder.embed.weight[PAD].zero_()
+            self.decoder.embed.weight[PAD].zero_()
+
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[Memory, DecoderState]:
+        """src (B, S), src_len (B,) -> memory for attention and the decoder's first state."""
+        values, final = self.encoder(src, src_len)
+        mask = src != PAD  # (B, S)
+        memory = Memory(values, self.decoder.attention.keys(values), mask)
+        return memory, self.decoder.init_state(final)
+
+    def decode_step(self, prev: torch.Tensor, memory: Memory,
+                    state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
+        """prev (B,) -> log-probabilities (B, V), attention (B, S), next state."""
+        attentional, weights, state = self.decoder.step(prev, memory, state)
+        logits = self.output(self.decoder.dropout(attentional))
+        return torch.log_softmax(logits.float(), dim=-1), weights, state
+
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor,
+                tgt_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing: logits (B, T, V) for every target position, attention (B, T, S)."""
+        memory, state = self.encode(src, src_len)
+        attentional, weights = self.decoder(tgt_in, memory, state)
+        return self.output(self.decoder.dropout(attentional)), weights

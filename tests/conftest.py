@@ -1,0 +1,64 @@
+"""Shared fixtures: a small demo corpus, a tokenizer trained on it, tiny configs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import random
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from s2s.config import Config, DataConfig, DecoderConfig, EncoderConfig, ModelConfig, TokenizerConfig, TrainConfig
+from s2s.tokenizer import Tokenizer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def load_demo_module():
+    """The demo corpus generator (data/make_demo.py), imported by path."""
+    spec = importlib.util.spec_from_file_location("make_demo", ROOT / "data" / "make_demo.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def write_split(prefix: Path, pairs: list[tuple[str, str]]) -> None:
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{prefix}.src").write_text("".join(s + "\n" for s, _ in pairs), encoding="utf-8")
+    Path(f"{prefix}.tgt").write_text("".join(t + "\n" for _, t in pairs), encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def demo_corpus(tmp_path_factory) -> Path:
+    """A small demo corpus: DIR/{train,valid}.{src,tgt}; returns DIR."""
+    demo = load_demo_module()
+    rng = random.Random(7)
+    seen: set = set()
+    root = tmp_path_factory.mktemp("corpus")
+    write_split(root / "train", demo.generate(2000, rng, seen))
+    write_split(root / "valid", demo.generate(40, rng, seen))
+    return root
+
+
+def tiny_config(corpus: Path, **train) -> Config:
+    """A model small enough to train for a few steps in a test."""
+    return Config(
+        data=DataConfig(train=str(corpus / "train"), valid=str(corpus / "valid"), max_len=40),
+        tokenizer=TokenizerConfig(vocab_size=120),
+        model=ModelConfig(embed_dim=16, dropout=0.1,
+                          encoder=EncoderConfig(hidden_size=16),
+                          decoder=DecoderConfig(hidden_size=24)),
+        train=replace(TrainConfig(), batch_tokens=300, valid_every=10, log_every=5, **train),
+    )
+
+
+@pytest.fixture(scope="session")
+def tokenizer(demo_corpus) -> Tokenizer:
+    from s2s.data import read_lines
+    return Tokenizer.train(TokenizerConfig(vocab_size=120), read_lines(demo_corpus / "train.src"),
+                           read_lines(demo_corpus / "train.tgt"))

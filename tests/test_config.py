@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from s2s.config import load_config, from_dict
+from s2s.errors import UserError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = "data:\n  train: a/train\n  valid: a/valid\n"
+
+
+def test_shipped_configs_load():
+    for path in sorted((ROOT / "configs").glob("*.yaml")):
+        config = load_config(path)
+        assert config.data.train
+
+
+def test_unknown_key_is_named(tmp_path):
+    with pytest.raises(UserError, match=r"unknown config key 'model.encoder.hiden_size'"):
+        load_config(write(tmp_path, BASE + "model:\n  encoder:\n    hiden_size: 3\n"))
+
+
+def test_wrong_type_is_named(tmp_path):
+    with pytest.raises(UserError, match=r"'train.max_steps': expected int, got 'many'"):
+        load_config(write(tmp_path, BASE + "train:\n  max_steps: many\n"))
+
+
+def test_bool_is_not_an_int(tmp_path):
+    with pytest.raises(UserError, match="train.max_steps"):
+        load_config(write(tmp_path, BASE + "train:\n  max_steps: true\n"))
+
+
+def test_overrides_are_typed_and_applied(tmp_path):
+    config = load_config(write(tmp_path, BASE), ["train.lr=1e-3", "model.encoder.cell=lstm",
+                                                 "model.decoder.input_feeding=false"])
+    assert config.train.lr == 0.001
+    assert config.model.encoder.cell == "lstm"
+    assert config.model.decoder.input_feeding is False
+
+
+def test_bad_value_and_bad_override(tmp_path):
+    with pytest.raises(UserError, match="model.encoder.cell"):
+        load_config(write(tmp_path, BASE), ["model.encoder.cell=transformer"])
+    with pytest.raises(UserError, match="expected section.key=value"):
+        load_config(write(tmp_path, BASE), ["train.lr"])
+
+
+def test_dot_attention_needs_equal_sizes(tmp_path):
+    with pytest.raises(UserError, match="'dot' needs"):
+        load_config(write(tmp_path, BASE), ["model.decoder.attention=dot",
+                                            "model.encoder.hidden_size=100",
+                                            "model.decoder.hidden_size=128"])
+
+
+def test_missing_required_section_is_named(tmp_path):
+    with pytest.raises(UserError, match="data"):
+        load_config(write(tmp_path, "train:\n  lr: 0.1\n"))
+
+
+def test_s2s_data_variable_expands(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2S_DATA", "/corpora")
+    config = load_config(write(tmp_path, "data:\n  train: $S2S_DATA/m/train\n  valid: ${S2S_DATA}/m/val\n"))
+    assert config.data.train == "/corpora/m/train" and config.data.valid == "/corpora/m/val"
+    monkeypatch.delenv("S2S_DATA")
+    assert load_config(write(tmp_path, "data:\n  train: $S2S_DATA/t\n  valid: v\n")).data.train == "data/t"
+
+
+def test_round_trip_through_dict(tmp_path):
+    config = load_config(write(tmp_path, BASE), ["model.decoder.cell=lstm"])
+    assert from_dict(config.to_dict()) == config
