@@ -131,7 +131,8 @@ def translate(model, input_file, output, batch_size, device) -> None:
 
     _setup_logging(verbose=False)
     translator = Translator.load(model, _device(device), batch_size=batch_size)
-    name = "<stdin>" if input_file.name in ("<stdin>", "-") else input_file.name
+    name = getattr(input_file, "name", "<stdin>")
+    name = "<stdin>" if name in ("<stdin>", "-") else name
     _write_lines(translator.translate_stream(iter_lines(input_file, name)), output)
 
 

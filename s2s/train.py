@@ -135,6 +135,9 @@ class Trainer:
         with logging_redirect_tqdm(), bar:
             while not stop and p.epoch < cfg.max_epochs:
                 batches = train.epoch_batches(cfg.batch_tokens, cfg.seed, p.epoch)
+                if p.batch_in_epoch == 0:
+                    log.info("epoch %d: %d batches, %.1f sentences per batch on average", p.epoch,
+                             len(batches), len(train) / len(batches))
                 while p.batch_in_epoch < len(batches) and not stop:
                     batch = train.batch(batches[p.batch_in_epoch]).to(self.device)
                     loss = self._update(model, optimizer, batch)
@@ -246,10 +249,13 @@ def train(config: Config, run_dir: str | Path, *, resume: bool = False,
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     root = logging.getLogger("s2s")
     root.addHandler(handler)
+    level = root.level
+    root.setLevel(logging.INFO)  # the run's log file keeps progress even when stderr is quiet
     try:
         trainer = Trainer(config, run_dir, device, progress_bar)
         trainer.prepare(resume)
         return trainer.run()
     finally:
+        root.setLevel(level)
         root.removeHandler(handler)
         handler.close()

@@ -1,0 +1,101 @@
+"""The command line, end to end: train a tiny model, translate, score; and its errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from s2s import __version__
+from s2s.cli import main
+from s2s.config import dump_config
+from tests.conftest import ROOT, load_demo_module, tiny_config, write_split
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+@pytest.fixture(scope="module")
+def trained(demo_corpus, tmp_path_factory):
+    """A run directory trained for a few steps through `s2s train`."""
+    root = tmp_path_factory.mktemp("cli")
+    dump_config(tiny_config(demo_corpus), root / "tiny.yaml")
+    result = run("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=20",
+                 "--set", "train.valid_every=10")
+    assert result.exit_code == 0, result.output
+    return root / "run"
+
+
+def test_train_writes_a_run_directory(trained):
+    assert (trained / "best.pt").is_file() and (trained / "config.yaml").is_file()
+    assert "max_steps: 20" in (trained / "config.yaml").read_text()
+
+
+def test_translate_keeps_lines_through_stdin_and_files(trained, tmp_path):
+    lines = ["The dog sees a cat.", "", "The dog sees a cat.", "Some kings follow the girls."]
+    data = ("\n".join(lines) + "\n").encode()
+    result = run("translate", "-m", trained, input=data)
+    assert result.exit_code == 0, result.output
+    out = result.stdout.split("\n")
+    assert len(out) == len(lines) + 1 and out[-1] == ""
+    assert out[1] == "" and out[0] == out[2]
+    (tmp_path / "in.txt").write_bytes(data.replace(b"\n", b"\r\n"))
+    result = run("translate", "-m", trained / "best.pt", "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert (tmp_path / "out.txt").read_text().split("\n") == out
+
+
+def test_eval_scores_a_model_and_a_file(trained, demo_corpus, tmp_path):
+    result = run("eval", "-m", trained, "--src", demo_corpus / "valid.src", "--ref", demo_corpus / "valid.tgt",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    bleu, chrf = json.loads(result.stdout)
+    assert bleu["name"] == "BLEU" and chrf["name"] == "chrF2" and "version:" in bleu["signature"]
+    result = run("eval", "--hyp", demo_corpus / "valid.tgt", "--ref", demo_corpus / "valid.tgt")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith("BLEU|nrefs:1|") and "= 100.0 " in result.stdout
+
+
+def test_user_mistakes_are_one_line_errors(demo_corpus, tmp_path):
+    (tmp_path / "bad.yaml").write_text("data:\n  train: x\n  valid: y\nmodel:\n  hiden: 3\n")
+    result = run("train", "-c", tmp_path / "bad.yaml", "-o", tmp_path / "run")
+    assert result.exit_code == 1 and "unknown config key 'model.hiden'" in result.output
+    assert "Traceback" not in result.output
+    (tmp_path / "h").write_text("a\nb\n")
+    (tmp_path / "r").write_text("a\n")
+    result = run("eval", "--hyp", tmp_path / "h", "--ref", tmp_path / "r")
+    assert result.exit_code == 1 and "has 2 lines but" in result.output
+    assert run("eval", "--ref", tmp_path / "r").exit_code == 2
+    assert run("translate", "-m", tmp_path / "missing").exit_code == 2
+    (tmp_path / "fake.pt").write_text("not a checkpoint")
+    result = run("translate", "-m", tmp_path / "fake.pt", input=b"hello\n")
+    assert result.exit_code == 1 and "not a readable s2s checkpoint" in result.output
+
+
+def test_version():
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+@pytest.mark.slow
+def test_demo_config_learns_the_demo_corpus(tmp_path):
+    """The README's demo, through the installed `s2s` script, with a shorter schedule."""
+    demo = load_demo_module()
+    splits = demo.make_splits(seed=1, train=20000, valid=200, test=200)
+    for name in ("train", "valid", "test"):
+        write_split(tmp_path / "demo" / name, splits[name])
+    s2s = [sys.executable, "-m", "s2s"]
+    prefix = tmp_path / "demo"
+    subprocess.run(s2s + ["train", "-c", ROOT / "configs" / "demo.yaml", "-o", tmp_path / "run", "--quiet",
+                          "--set", f"data.train={prefix}/train", "--set", f"data.valid={prefix}/valid",
+                          "--set", "train.max_steps=600"], check=True, cwd=tmp_path)
+    with open(prefix / "test.src", "rb") as src, open(tmp_path / "hyp", "wb") as hyp:
+        subprocess.run(s2s + ["translate", "-m", tmp_path / "run"], stdin=src, stdout=hyp, check=True)
+    scores = subprocess.run(s2s + ["eval", "--hyp", tmp_path / "hyp", "--ref", prefix / "test.tgt", "--json"],
+                            check=True, capture_output=True, text=True)
+    bleu = json.loads(scores.stdout)[0]["score"]
+    assert bleu >= 90, f"demo BLEU {bleu}"
