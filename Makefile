@@ -22,19 +22,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
-data/demo/train.src: data/make_demo.py
+DEMO_DATA := data/demo/.generated
+
+$(DEMO_DATA): data/make_demo.py | $(STAMP)
 	$(BIN)/python data/make_demo.py --out data/demo --seed 1
+	touch $@
 
 # Train, translate and score on the built-in demo corpus (about 2 minutes on 2 cores).
-demo: $(STAMP) data/demo/train.src
+demo: $(STAMP) $(DEMO_DATA)
 	rm -rf runs/demo
 	$(BIN)/s2s train -c configs/demo.yaml -o runs/demo
 	$(BIN)/s2s translate -m runs/demo < data/demo/test.src > runs/demo/test.hyp
 	@echo "--- a few test sentences (source / s2s / reference):"
 	@paste data/demo/test.src runs/demo/test.hyp data/demo/test.tgt | head -n 4 | \
 	  awk -F'\t' '{ print "  src: " $$1; print "  s2s: " $$2; print "  ref: " $$3; print "" }'
-	@echo "--- test set score:"
+	@echo "--- test set scores (sacrebleu):"
 	@$(BIN)/s2s eval --hyp runs/demo/test.hyp --ref data/demo/test.tgt
+	@echo "demo test BLEU: $$($(BIN)/s2s eval --hyp runs/demo/test.hyp --ref data/demo/test.tgt -b | head -n 1)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
@@ -42,11 +46,13 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"
 
-# Train and score the Multi30k German->English recipe on $(S2S_DATA)/multi30k.
+# Train (or resume) the Multi30k German->English recipe on $(S2S_DATA)/multi30k, then score
+# test_2016_flickr.
+M30K_RUN := runs/multi30k_de_en
 multi30k: $(STAMP)
-	$(BIN)/s2s train -c configs/multi30k_de_en.yaml -o runs/multi30k_de_en
-	$(BIN)/s2s eval -m runs/multi30k_de_en --src $(S2S_DATA)/multi30k/test_2016_flickr.de \
-	  --ref $(S2S_DATA)/multi30k/test_2016_flickr.en
+	if [ -f $(M30K_RUN)/last.pt ]; then $(BIN)/s2s train -o $(M30K_RUN) --resume; \
+	else $(BIN)/s2s train -c configs/multi30k_de_en.yaml -o $(M30K_RUN); fi
+	$(BIN)/s2s eval -m $(M30K_RUN)
 
 clean:
-	rm -rf runs data/demo
+	rm -rf runs/demo data/demo

@@ -8,13 +8,12 @@ rebuilds tensors and plain containers, never arbitrary objects.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from s2s.atomic import atomic_file
 from s2s.errors import UserError
 
 FORMAT = "s2s-checkpoint-1"
@@ -22,18 +21,9 @@ BEST, LAST = "best.pt", "last.pt"
 
 
 def save(path: str | Path, content: dict[str, Any]) -> None:
-    """Writes a checkpoint so that `path` only ever holds a complete file (temp file + rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, **content}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Writes a checkpoint so that `path` only ever holds a complete file."""
+    with atomic_file(path) as handle:
+        torch.save({"format": FORMAT, **content}, handle)
 
 
 def resolve(model: str | Path) -> Path:

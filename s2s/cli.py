@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,7 +12,9 @@ import click
 import torch
 
 from s2s import __version__
+from s2s.atomic import atomic_file
 from s2s.errors import UserError
+from s2s.metrics import WIDTH
 
 log = logging.getLogger("s2s")
 
@@ -98,16 +98,9 @@ def _write_lines(lines: Iterable[str], output: str) -> None:
             out.write(line.encode("utf-8") + b"\n")
         out.flush()
         return
-    target = Path(output)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for line in lines:
-                handle.write(line.encode("utf-8") + b"\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(output) as handle:
+        for line in lines:
+            handle.write(line.encode("utf-8") + b"\n")
 
 
 @main.command()
@@ -130,6 +123,8 @@ def translate(model, input_file, output, batch_size, device) -> None:
     from s2s.translate import Translator
 
     _setup_logging(verbose=False)
+    if output != "-" and not Path(output).resolve().parent.is_dir():
+        raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     translator = Translator.load(model, _device(device), batch_size=batch_size)
     name = getattr(input_file, "name", "<stdin>")
     name = "<stdin>" if name in ("<stdin>", "-") else name
@@ -137,38 +132,52 @@ def translate(model, input_file, output, batch_size, device) -> None:
 
 
 @main.command(name="eval")
-@click.option("--ref", "-r", required=True, type=click.Path(exists=True, dir_okay=False),
-              help="Reference translations.")
+@click.option("-r", "--ref", type=click.Path(exists=True, dir_okay=False),
+              help="Reference translations (with -m: default the run's data.test target file).")
 @click.option("--hyp", type=click.Path(exists=True, dir_okay=False),
               help="Hypotheses to score (instead of translating with -m).")
 @click.option("-m", "--model", type=click.Path(exists=True), help="Model to translate --src with.")
-@click.option("--src", type=click.Path(exists=True, dir_okay=False), help="Source text for -m.")
+@click.option("--src", type=click.Path(exists=True, dir_okay=False),
+              help="Source text for -m (default: the run's data.test source file).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
+@click.option("-b", "--score-only", is_flag=True, help="Print the scores alone, one per line.")
 @batch_option
 @device_option
-def evaluate(ref, hyp, model, src, as_json, batch_size, device) -> None:
+def evaluate(ref, hyp, model, src, as_json, score_only, batch_size, device) -> None:
     """Score translations with BLEU and chrF (sacrebleu, signatures included).
 
     \b
     Examples:
       s2s eval --hyp hyp.txt --ref data/demo/test.tgt
       s2s eval -m runs/demo --src data/demo/test.src --ref data/demo/test.tgt
+      s2s eval -m runs/demo            # the test split named in the run's config
     """
+    from s2s.data import split_path
     from s2s.evaluate import score_files, translate_and_score
     from s2s.translate import Translator
 
     _setup_logging(verbose=False)
     if (hyp is None) == (model is None):
-        raise click.UsageError("give either --hyp FILE, or -m MODEL with --src FILE")
-    if model is not None:
-        if src is None:
-            raise click.UsageError("-m MODEL needs --src FILE to translate")
-        translator = Translator.load(model, _device(device), batch_size=batch_size)
-        _, scores = translate_and_score(translator, src, ref)
-    else:
+        raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
+    if hyp is not None:
+        if src is not None or ref is None:
+            raise click.UsageError("--hyp needs --ref, and takes no --src")
         scores = score_files(hyp, ref)
+    else:
+        if (src is None) != (ref is None):
+            raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
+        translator = Translator.load(model, _device(device), batch_size=batch_size)
+        if src is None:
+            data = translator.config.data
+            if not data.test:
+                raise UserError(f"{model}: the run's config has no data.test; give --src and --ref")
+            src, ref = split_path(data.test, data.src_lang), split_path(data.test, data.tgt_lang)
+        _, scores = translate_and_score(translator, src, ref)
     if as_json:
         click.echo(json.dumps([s.fields for s in scores], ensure_ascii=False))
+    elif score_only:
+        for s in scores:
+            click.echo(f"{s.score:.{WIDTH}f}")
     else:
         for s in scores:
             click.echo(s.text)

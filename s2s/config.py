@@ -148,8 +148,9 @@ class TrainConfig:
         _check(self.clip_norm >= 0, "train.clip_norm", "must be >= 0 (0 turns clipping off)")
         _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
         _check(0.0 < self.lr_decay <= 1.0, "train.lr_decay", "must be in (0, 1]")
-        _check(self.patience >= 0 and self.lr_patience >= 0, "train.patience",
-               "patience values must be >= 0")
+        _check(self.patience >= 0, "train.patience", "must be >= 0 (0 never stops early)")
+        _check(self.lr_patience >= 0, "train.lr_patience", "must be >= 0")
+        _check(0 <= self.min_lr <= self.lr, "train.min_lr", "must be in [0, train.lr]")
 
 
 @dataclass(frozen=True)
@@ -183,7 +184,7 @@ def _coerce(value: Any, kind: Any, key: str) -> Any:
                 pass
     elif kind is str:
         if isinstance(value, str):
-            return _expand_vars(value)
+            return value
     raise UserError(f"config key '{key}': expected {kind.__name__}, got {value!r}")
 
 
@@ -266,15 +267,22 @@ def read_yaml(path: str | Path) -> dict:
     return raw
 
 
+def _expand_tree(raw: Any) -> Any:
+    """Expands variables in every string of a raw mapping (what a user wrote, not a checkpoint)."""
+    if isinstance(raw, dict):
+        return {key: _expand_tree(value) for key, value in raw.items()}
+    return _expand_vars(raw) if isinstance(raw, str) else raw
+
+
 def from_dict(raw: dict) -> Config:
-    """Builds a Config from a plain mapping (a YAML file's or a checkpoint's)."""
+    """Builds a Config from a plain mapping, as written (a checkpoint's is already expanded)."""
     return _build(Config, raw, "")
 
 
 def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
-    """Loads a YAML config file (or none) and applies overrides."""
+    """Loads a YAML config file (or none), applies overrides and expands $VARS in strings."""
     raw = read_yaml(path) if path is not None else {}
-    return from_dict(apply_overrides(raw, list(overrides)))
+    return from_dict(_expand_tree(apply_overrides(raw, list(overrides))))
 
 
 def dump_config(config: Config, path: str | Path) -> None:

@@ -52,7 +52,10 @@ def read_lines(path: str | Path) -> Iterator[str]:
     except OSError as e:
         raise UserError(f"cannot read {path}: {e.strerror}") from None
     with handle:
-        yield from iter_lines(handle, str(path))
+        try:
+            yield from iter_lines(handle, str(path))
+        except (OSError, EOFError) as e:  # a damaged .gz fails only once it is read
+            raise UserError(f"cannot read {path}: {e}") from None
 
 
 def read_parallel(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
@@ -120,17 +123,22 @@ class ParallelData:
         """Reads and encodes a split; with max_len, drops (and logs) pairs longer than it."""
         src_path, tgt_path = split_path(prefix, src_lang), split_path(prefix, tgt_lang)
         src_text, tgt_text = read_parallel(src_path, tgt_path)
+        return cls.from_text(src_text, tgt_text, tokenizer, max_len, name=str(src_path))
+
+    @classmethod
+    def from_text(cls, src_text: list[str], tgt_text: list[str], tokenizer: Tokenizer,
+                  max_len: int | None = None, name: str = "corpus") -> "ParallelData":
+        """Encodes aligned lines; with max_len, drops (and logs) empty or longer pairs."""
         src = [s + [EOS] for s in tokenizer.encode_src(src_text)]
         tgt = tokenizer.encode_tgt(tgt_text)
         if max_len is None:
             return cls(src, tgt, src_text, tgt_text)
         keep = [i for i in range(len(src))
                 if 0 < len(src[i]) - 1 <= max_len and 0 < len(tgt[i]) <= max_len]
-        dropped = len(src) - len(keep)
-        log.info("%s.{%s,%s}: %d pairs, %d dropped (empty or over %d pieces)", prefix, src_lang,
-                 tgt_lang, len(src), dropped, max_len)
+        log.info("%s: %d pairs, %d dropped (empty or over %d pieces)", name, len(src),
+                 len(src) - len(keep), max_len)
         if not keep:
-            raise UserError(f"{src_path}: no sentence pair is within data.max_len={max_len} pieces")
+            raise UserError(f"{name}: no sentence pair is within data.max_len={max_len} pieces")
         pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
         return cls(pick(src), pick(tgt), pick(src_text), pick(tgt_text))
 

@@ -10,10 +10,12 @@ from s2s.metrics import Score, score_all
 from s2s.translate import Translator
 
 
-def _check_aligned(hyps: list[str], refs: list[str], hyp_name: str, ref_name: str) -> None:
-    if len(hyps) != len(refs):
-        raise UserError(f"{hyp_name} has {len(hyps)} lines but {ref_name} has {len(refs)}: "
-                        "hypotheses and references must be aligned line by line")
+def _check_aligned(lines: list[str], refs: list[str], name: str, ref_name: str) -> None:
+    if len(lines) != len(refs):
+        raise UserError(f"{name} has {len(lines)} lines but {ref_name} has {len(refs)}: "
+                        "files must be aligned line by line")
+    if not refs:
+        raise UserError(f"{ref_name} is empty: there is nothing to score")
 
 
 def score_files(hyp_path: str | Path, ref_path: str | Path) -> list[Score]:
@@ -27,8 +29,6 @@ def translate_and_score(translator: Translator, src_path: str | Path,
                         ref_path: str | Path) -> tuple[list[str], list[Score]]:
     """Translates a source file and scores the output; returns (hypotheses, scores)."""
     srcs, refs = list(read_lines(src_path)), list(read_lines(ref_path))
-    if len(srcs) != len(refs):
-        raise UserError(f"{src_path} has {len(srcs)} lines but {ref_path} has {len(refs)}: "
-                        "source and reference must be aligned line by line")
+    _check_aligned(srcs, refs, str(src_path), str(ref_path))
     hyps = translator.translate(srcs)
     return hyps, score_all(hyps, refs)

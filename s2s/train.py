@@ -20,7 +20,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
 from s2s.config import Config, dump_config, from_dict
-from s2s.data import ParallelData, read_lines, split_path
+from s2s.data import Batch, ParallelData, read_parallel, split_path
 from s2s.errors import UserError
 from s2s.metrics import bleu
 from s2s.model import Seq2Seq
@@ -28,6 +28,11 @@ from s2s.tokenizer import PAD, Tokenizer
 from s2s.translate import Translator
 
 log = logging.getLogger(__name__)
+
+# `train` keys that may change on --resume without breaking what was saved (the optimiser,
+# schedule and data order would silently ignore or contradict a change to the others).
+RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "valid_every", "valid_batch_size",
+                     "log_every"}
 
 
 @dataclass
@@ -41,6 +46,16 @@ class Progress:
     best_step: int = 0
     bad_validations: int = 0  # validations since the best one
     history: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Window:
+    """Training statistics since the last log line."""
+
+    tokens: int = 0
+    loss: float = 0.0
+    steps: int = 0
+    start: float = field(default_factory=time.perf_counter)
 
 
 def token_loss(logits: torch.Tensor, tgt_out: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -74,47 +89,52 @@ class Trainer:
         self.progress = Progress()
         self.tokenizer: Tokenizer | None = None
         self.resumed: dict | None = None
+        self.train_text: tuple[list[str], list[str]] = ([], [])
 
     # -- set-up ---------------------------------------------------------------------------
 
     def prepare(self, resume: bool) -> None:
-        """Creates or reopens the run directory and gets the tokenizer (trained or restored)."""
+        """Reads the training text and gets the tokenizer (trained, or restored on resume)."""
         last = self.run_dir / checkpoint.LAST
+        if resume and not last.is_file():
+            raise UserError(f"--resume: {last} does not exist (nothing to resume)")
+        if not resume and last.exists():
+            raise UserError(f"{self.run_dir} already holds a run ({last}); pass --resume to "
+                            "continue it, or -o to train into another directory")
         if resume:
-            if not last.is_file():
-                raise UserError(f"--resume: {last} does not exist (nothing to resume)")
             self.resumed = checkpoint.load(last)
             self._check_compatible(from_dict(self.resumed["config"]))
+        data = self.config.data
+        self.train_text = read_parallel(split_path(data.train, data.src_lang),
+                                        split_path(data.train, data.tgt_lang))
+        if resume:
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
             log.info("resuming %s from step %d", self.run_dir, self.resumed["progress"]["step"])
         else:
-            if last.exists():
-                raise UserError(f"{self.run_dir} already holds a run ({last}); pass --resume to "
-                                "continue it, or -o to train into another directory")
-            data = self.config.data
-            src_path = split_path(data.train, data.src_lang)
-            tgt_path = split_path(data.train, data.tgt_lang)
-            log.info("training the sentencepiece tokenizer on %s and %s", src_path, tgt_path)
-            self.tokenizer = Tokenizer.train(self.config.tokenizer, read_lines(src_path),
-                                             read_lines(tgt_path))
+            log.info("training the sentencepiece tokenizer on %s.{%s,%s}", data.train,
+                     data.src_lang, data.tgt_lang)
+            self.tokenizer = Tokenizer.train(self.config.tokenizer, *self.train_text)
         dump_config(self.config, self.run_dir / "config.yaml")
 
     def _check_compatible(self, saved: Config) -> None:
-        for section in ("model", "tokenizer", "data"):
-            if getattr(saved, section) != getattr(self.config, section):
+        """On resume, refuses changes that the saved model, optimiser or data order contradict."""
+        now = self.config
+        for section in ("model", "tokenizer"):
+            if getattr(saved, section) != getattr(now, section):
                 raise UserError(f"--resume: the '{section}' section differs from the one the run in "
-                                f"{self.run_dir} was started with; only 'train' may change on resume")
+                                f"{self.run_dir} was started with")
+        for key in ("src_lang", "tgt_lang", "max_len"):
+            if getattr(saved.data, key) != getattr(now.data, key):
+                raise UserError(f"--resume: data.{key} differs from the run's ({getattr(saved.data, key)!r})")
+        for key, value in asdict(saved.train).items():
+            if key not in RESUMABLE_CHANGES and getattr(now.train, key) != value:
+                raise UserError(f"--resume: train.{key} cannot change on resume (the run has "
+                                f"{value!r}); only {', '.join(sorted(RESUMABLE_CHANGES))} can")
 
-    # -- the loop -------------------------------------------------------------------------
-
-    def run(self) -> Progress:
-        """Trains until max_steps, max_epochs or early stopping; returns the final progress."""
-        cfg, data_cfg = self.config.train, self.config.data
+    def _build(self) -> tuple[Seq2Seq, torch.optim.Optimizer, object]:
+        """The model, optimiser and scheduler, restored from last.pt on resume."""
+        cfg, tok = self.config.train, self.tokenizer
         torch.manual_seed(cfg.seed)
-        tok = self.tokenizer
-        train = ParallelData.load(data_cfg.train, data_cfg.src_lang, data_cfg.tgt_lang, tok,
-                                  max_len=data_cfg.max_len)
-        valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
         model = Seq2Seq.from_config(self.config.model, tok.src_vocab_size, tok.tgt_vocab_size)
         model.to(self.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -122,53 +142,71 @@ class Trainer:
             optimizer, mode="max", factor=cfg.lr_decay, patience=cfg.lr_patience, min_lr=cfg.min_lr)
         if self.resumed is not None:
             self._restore(model, optimizer, scheduler)
-        n_params = sum(p.numel() for p in model.parameters())
+        return model, optimizer, scheduler
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def run(self) -> Progress:
+        """Trains until max_steps, max_epochs or early stopping; returns the final progress."""
+        cfg, data_cfg, tok = self.config.train, self.config.data, self.tokenizer
+        train = ParallelData.from_text(*self.train_text, tok, max_len=data_cfg.max_len,
+                                       name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
+        valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
+        model, optimizer, scheduler = self._build()
         log.info("model: %s parameters; vocabulary %d source, %d target; %d training pairs",
-                 f"{n_params:,}", tok.src_vocab_size, tok.tgt_vocab_size, len(train))
-        translator = Translator(model, tok, self.device, batch_size=cfg.valid_batch_size)
-        model.train()
+                 f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size,
+                 tok.tgt_vocab_size, len(train))
+        validate = lambda: self._validate(model, optimizer, scheduler, valid)  # noqa: E731
         p = self.progress
         bar = tqdm(total=cfg.max_steps, initial=p.step, disable=not self.progress_bar, unit="step",
                    dynamic_ncols=True, leave=False)
-        window_tokens, window_start, window_loss, window_steps = 0, time.perf_counter(), 0.0, 0
         stop = p.step >= cfg.max_steps
-        with logging_redirect_tqdm(), bar:
+        model.train()
+        with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), bar:
             while not stop and p.epoch < cfg.max_epochs:
-                batches = train.epoch_batches(cfg.batch_tokens, cfg.seed, p.epoch)
-                if p.batch_in_epoch == 0:
-                    log.info("epoch %d: %d batches, %.1f sentences per batch on average", p.epoch,
-                             len(batches), len(train) / len(batches))
-                while p.batch_in_epoch < len(batches) and not stop:
-                    batch = train.batch(batches[p.batch_in_epoch]).to(self.device)
-                    loss = self._update(model, optimizer, batch)
-                    p.step += 1
-                    p.batch_in_epoch += 1
-                    window_tokens += batch.n_tokens
-                    window_loss += loss
-                    window_steps += 1
-                    bar.update(1)
-                    if p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0:
-                        elapsed = time.perf_counter() - window_start
-                        lr = optimizer.param_groups[0]["lr"]
-                        stats = dict(loss=f"{window_loss / window_steps:.3f}",
-                                     tok_s=f"{window_tokens / elapsed:.0f}", lr=f"{lr:.2g}")
-                        bar.set_postfix(stats, refresh=False)
-                        log.info("step %d | epoch %d | loss %s | %s tok/s | lr %s", p.step, p.epoch,
-                                 stats["loss"], stats["tok_s"], stats["lr"])
-                        window_tokens, window_start, window_loss, window_steps = 0, time.perf_counter(), 0.0, 0
-                    if p.step % cfg.valid_every == 0:
-                        stop = self._validate(model, optimizer, scheduler, valid, translator)
-                        window_start = time.perf_counter()
-                    stop = stop or p.step >= cfg.max_steps
-                if p.batch_in_epoch >= len(batches):
-                    p.epoch, p.batch_in_epoch = p.epoch + 1, 0
+                stop = self._train_epoch(model, optimizer, train, bar, validate)
         if not p.history or p.history[-1]["step"] != p.step:
-            self._validate(model, optimizer, scheduler, valid, translator)
+            validate()
         log.info("finished at step %d; best validation BLEU %.2f at step %d", p.step,
                  p.best_bleu, p.best_step)
         return p
 
-    def _update(self, model: Seq2Seq, optimizer: torch.optim.Optimizer, batch) -> float:
+    def _train_epoch(self, model, optimizer, train: ParallelData, bar: tqdm, validate) -> bool:
+        """Trains on the rest of the current epoch; returns True when training should stop."""
+        cfg, p = self.config.train, self.progress
+        batches = train.epoch_batches(cfg.batch_tokens, cfg.seed, p.epoch)
+        if p.batch_in_epoch == 0:
+            log.info("epoch %d: %d batches, %.1f sentences per batch on average", p.epoch,
+                     len(batches), len(train) / len(batches))
+        window = Window()
+        while p.batch_in_epoch < len(batches):
+            batch = train.batch(batches[p.batch_in_epoch]).to(self.device)
+            loss = self._update(model, optimizer, batch)
+            p.step, p.batch_in_epoch = p.step + 1, p.batch_in_epoch + 1
+            window.tokens, window.loss, window.steps = (window.tokens + batch.n_tokens,
+                                                        window.loss + loss, window.steps + 1)
+            bar.update(1)
+            if p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0:
+                self._log_window(window, optimizer, bar)
+                window = Window()
+            if p.step % cfg.valid_every == 0 and validate():
+                return True
+            if p.step >= cfg.max_steps:
+                return True
+        p.epoch, p.batch_in_epoch = p.epoch + 1, 0
+        return False
+
+    def _log_window(self, window: Window, optimizer, bar: tqdm) -> None:
+        elapsed = time.perf_counter() - window.start
+        stats = {"loss": f"{window.loss / window.steps:.3f}",
+                 "tok/s": f"{window.tokens / elapsed:.0f}",
+                 "lr": f"{optimizer.param_groups[0]['lr']:.3g}"}
+        bar.set_postfix(stats, refresh=False)
+        p = self.progress
+        log.info("step %d | epoch %d | loss %s | %s tok/s | lr %s", p.step, p.epoch,
+                 stats["loss"], stats["tok/s"], stats["lr"])
+
+    def _update(self, model: Seq2Seq, optimizer: torch.optim.Optimizer, batch: Batch) -> float:
         """One optimisation step; returns the mean per-token training loss."""
         cfg = self.config.train
         logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
@@ -183,14 +221,13 @@ class Trainer:
 
     # -- validation and checkpoints -------------------------------------------------------
 
-    def _validate(self, model, optimizer, scheduler, valid: ParallelData,
-                  translator: Translator) -> bool:
+    def _validate(self, model, optimizer, scheduler, valid: ParallelData) -> bool:
         """Scores the validation set, saves checkpoints; returns True to stop early."""
         cfg, p = self.config.train, self.progress
         started = time.perf_counter()
         loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
-        hyps = translator.translate(valid.src_text)
-        score = bleu(hyps, valid.tgt_text)
+        translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size)
+        score = bleu(translator.translate(valid.src_text), valid.tgt_text)
         improved = score.score > p.best_bleu
         if improved:
             p.best_bleu, p.best_step, p.bad_validations = score.score, p.step, 0
@@ -205,7 +242,7 @@ class Trainer:
                  "| %.1f s", p.step, loss, record["valid_ppl"], score.score,
                  " (new best)" if improved else "", p.best_bleu, p.best_step, record["seconds"])
         meta = {"step": p.step, "valid_bleu": score.score, "bleu_signature": score.signature,
-                "valid_loss": loss}
+                "valid_loss": loss, "best_bleu": p.best_bleu, "best_step": p.best_step}
         if improved:
             checkpoint.save(self.run_dir / checkpoint.BEST, self._content(model, meta))
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
@@ -218,9 +255,8 @@ class Trainer:
         return False
 
     def _content(self, model: Seq2Seq, meta: dict) -> dict:
-        best = {"best_bleu": self.progress.best_bleu, "best_step": self.progress.best_step}
         return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
-                "model": model.state_dict(), "meta": {**meta, **best}}
+                "model": model.state_dict(), "meta": meta}
 
     def _rng_state(self) -> dict:
         state = {"torch": torch.get_rng_state()}

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from s2s import checkpoint
-from s2s.config import from_dict
+from s2s.config import Config, from_dict
 from s2s.data import source_batch
 from s2s.model import Seq2Seq
 from s2s.search import greedy
@@ -33,6 +33,7 @@ class Translator:
     batch_size: int = 64
     max_len_a: float = 2.0
     max_len_b: int = 10
+    config: Config | None = None  # the run's config, when loaded from a checkpoint
 
     @classmethod
     def load(cls, model_path: str | Path, device: torch.device, **settings) -> "Translator":
@@ -42,7 +43,7 @@ class Translator:
         tokenizer = Tokenizer.from_state(content["tokenizer"])
         model = Seq2Seq.from_config(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
         model.load_state_dict(content["model"])
-        return cls(model.to(device).eval(), tokenizer, device, **settings)
+        return cls(model.to(device).eval(), tokenizer, device, config=config, **settings)
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines; blank lines come back empty."""

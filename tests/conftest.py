@@ -18,6 +18,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
+# Real corpora: ../shared/data where it exists (as the Makefile does), unless S2S_DATA is set.
+if not os.environ.get("S2S_DATA") and (ROOT.parent / "shared" / "data" / "multi30k").is_dir():
+    os.environ["S2S_DATA"] = str(ROOT.parent / "shared" / "data")
+
 
 def load_demo_module():
     """The demo corpus generator (data/make_demo.py), imported by path."""

@@ -47,6 +47,8 @@ def test_translate_keeps_lines_through_stdin_and_files(trained, tmp_path):
     result = run("translate", "-m", trained / "best.pt", "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt")
     assert result.exit_code == 0 and result.stdout == ""
     assert (tmp_path / "out.txt").read_text().split("\n") == out
+    result = run("translate", "-m", trained, "-i", tmp_path / "in.txt", "-o", tmp_path / "no" / "out.txt")
+    assert result.exit_code == 1 and "does not exist" in result.output
 
 
 def test_eval_scores_a_model_and_a_file(trained, demo_corpus, tmp_path):
@@ -60,6 +62,30 @@ def test_eval_scores_a_model_and_a_file(trained, demo_corpus, tmp_path):
     assert result.stdout.splitlines()[0].startswith("BLEU|nrefs:1|") and "= 100.0 " in result.stdout
 
 
+def test_eval_prints_what_the_sacrebleu_command_prints(demo_corpus, tmp_path):
+    hyp = tmp_path / "hyp"
+    lines = (demo_corpus / "valid.tgt").read_text().splitlines()
+    hyp.write_text("\n".join(line.replace("a", "o") for line in lines) + "\n")
+    ref = demo_corpus / "valid.tgt"
+    for ours, theirs in ((["--json"], []), ([], ["-f", "text"]), (["-b"], ["-b", "-f", "text"])):
+        result = run("eval", "--hyp", hyp, "--ref", ref, *ours)
+        assert result.exit_code == 0, result.output
+        command = subprocess.run([sys.executable, "-m", "sacrebleu", str(ref), "-i", str(hyp), "-m", "bleu",
+                                  "chrf", *theirs], capture_output=True, text=True, check=True).stdout
+        if ours == ["--json"]:
+            assert json.loads(result.stdout) == json.loads(command)
+        else:
+            assert result.stdout.split() == command.split()
+
+
+def test_eval_of_a_model_defaults_to_the_runs_test_split(trained, demo_corpus):
+    import yaml
+    config = yaml.safe_load((trained / "config.yaml").read_text())
+    assert config["data"]["test"] == ""
+    result = run("eval", "-m", trained)
+    assert result.exit_code == 1 and "no data.test" in result.output
+
+
 def test_user_mistakes_are_one_line_errors(demo_corpus, tmp_path):
     (tmp_path / "bad.yaml").write_text("data:\n  train: x\n  valid: y\nmodel:\n  hiden: 3\n")
     result = run("train", "-c", tmp_path / "bad.yaml", "-o", tmp_path / "run")
@@ -70,6 +96,7 @@ def test_user_mistakes_are_one_line_errors(demo_corpus, tmp_path):
     result = run("eval", "--hyp", tmp_path / "h", "--ref", tmp_path / "r")
     assert result.exit_code == 1 and "has 2 lines but" in result.output
     assert run("eval", "--ref", tmp_path / "r").exit_code == 2
+    assert run("eval", "--hyp", tmp_path / "h", "--ref", tmp_path / "r", "--src", tmp_path / "r").exit_code == 2
     assert run("translate", "-m", tmp_path / "missing").exit_code == 2
     (tmp_path / "fake.pt").write_text("not a checkpoint")
     result = run("translate", "-m", tmp_path / "fake.pt", input=b"hello\n")

@@ -76,3 +76,9 @@ def test_s2s_data_variable_expands(tmp_path, monkeypatch):
 def test_round_trip_through_dict(tmp_path):
     config = load_config(write(tmp_path, BASE), ["model.decoder.cell=lstm"])
     assert from_dict(config.to_dict()) == config
+
+
+def test_a_checkpoints_config_is_taken_as_written(tmp_path, monkeypatch):
+    monkeypatch.setenv("S2S_DATA", "/elsewhere")
+    config = from_dict({"data": {"train": "/data/$weird/train", "valid": "/corpora/val"}})
+    assert config.data.train == "/data/$weird/train"

@@ -74,3 +74,10 @@ def test_batch_tensors(demo_corpus, tokenizer):
         assert batch.tgt_out[row, n] == EOS and batch.tgt_in[row, 1:n + 1].tolist() == data.tgt[row]
         assert batch.src[row, batch.src_len[row] - 1] == EOS
         assert (batch.src[row, batch.src_len[row]:] == PAD).all()
+
+
+def test_a_damaged_gzip_file_is_a_clear_error(tmp_path):
+    data = gzip.compress(b"one\ntwo\n" * 1000)
+    (tmp_path / "t.src.gz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(UserError, match=r"cannot read .*t\.src\.gz"):
+        list(read_lines(tmp_path / "t.src.gz"))

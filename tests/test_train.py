@@ -25,16 +25,50 @@ def test_a_run_writes_config_log_and_checkpoints(demo_corpus, tmp_path):
     assert "train_state" not in best and "train_state" in checkpoint.load(run / "last.pt")
 
 
-def test_resume_continues_from_the_saved_step_and_matches_a_straight_run(demo_corpus, tmp_path):
-    straight = train(tiny_config(demo_corpus, max_steps=20), tmp_path / "straight")
-    half = train(tiny_config(demo_corpus, max_steps=10), tmp_path / "split")
+@pytest.fixture(scope="module")
+def small_corpus(demo_corpus, tmp_path_factory):
+    """60 training pairs: a few batches per epoch, so short runs cross epoch boundaries."""
+    root = tmp_path_factory.mktemp("small")
+    for side in ("src", "tgt"):
+        lines = (demo_corpus / f"train.{side}").read_text().splitlines()[:60]
+        (root / f"train.{side}").write_text("\n".join(lines) + "\n")
+        (root / f"valid.{side}").write_text((demo_corpus / f"valid.{side}").read_text())
+    return root
+
+
+def test_resume_continues_from_the_saved_step_and_matches_a_straight_run(small_corpus, tmp_path):
+    straight = train(tiny_config(small_corpus, max_steps=20), tmp_path / "straight")
+    assert straight.epoch >= 2  # the runs below cross epoch boundaries
+    half = train(tiny_config(small_corpus, max_steps=10), tmp_path / "split")
     assert half.step == 10
-    resumed = train(tiny_config(demo_corpus, max_steps=20), tmp_path / "split", resume=True)
-    assert resumed.step == 20
+    resumed = train(tiny_config(small_corpus, max_steps=20), tmp_path / "split", resume=True)
+    assert resumed.step == 20 and (resumed.epoch, resumed.batch_in_epoch) == (straight.epoch,
+                                                                              straight.batch_in_epoch)
     assert [h["step"] for h in resumed.history] == [10, 20]
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert straight.history[-1]["valid_loss"] == resumed.history[-1]["valid_loss"]
+    assert "resuming" in (tmp_path / "split" / "train.log").read_text()
+
+
+def test_resume_refuses_train_changes_it_cannot_honour(small_corpus, tmp_path):
+    train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
+    with pytest.raises(UserError, match="train.lr cannot change on resume"):
+        train(tiny_config(small_corpus, max_steps=20, lr=0.5), tmp_path / "run", resume=True)
+    assert train(tiny_config(small_corpus, max_steps=20, patience=3), tmp_path / "run", resume=True).step == 20
+
+
+def test_training_file_errors_name_the_file_and_line(small_corpus, tmp_path):
+    from dataclasses import replace
+    (tmp_path / "bad.src").write_bytes(b"A dog.\nThe \xff cat.\n")
+    (tmp_path / "bad.tgt").write_text("Ma vorn.\nKi miset.\n")
+    config = tiny_config(small_corpus, max_steps=10)
+    config = replace(config, data=replace(config.data, train=str(tmp_path / "bad")))
+    with pytest.raises(UserError, match=r"bad\.src:2: invalid UTF-8"):
+        train(config, tmp_path / "run")
+    (tmp_path / "bad.src").write_text("A dog.\n")
+    with pytest.raises(UserError, match=r"bad\.src has 1 lines but .*bad\.tgt has 2"):
+        train(config, tmp_path / "run")
 
 
 def test_an_existing_run_is_not_overwritten_and_resume_needs_one(demo_corpus, tmp_path):
@@ -55,6 +89,6 @@ def test_resume_refuses_a_different_model(demo_corpus, tmp_path):
 
 
 def test_early_stopping_after_patience(demo_corpus, tmp_path):
-    progress = train(tiny_config(demo_corpus, max_steps=200, patience=1, lr=1e-9), tmp_path / "run")
+    progress = train(tiny_config(demo_corpus, max_steps=200, patience=1, lr=1e-9, min_lr=0.0), tmp_path / "run")
     assert progress.step < 200
     assert progress.bad_validations == 1
