@@ -1,9 +1,10 @@
-"""The `s2s` command line: the only place that touches argv, stdio, logging, device and seed."""
+"""The `s2s` command line: the only place that touches argv, stdio, console logging and device."""
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -94,9 +95,13 @@ def _write_lines(lines: Iterable[str], output: str) -> None:
     """Writes UTF-8 lines to stdout ('-') or to a file that appears only when complete."""
     if output == "-":
         out = sys.stdout.buffer
-        for line in lines:
-            out.write(line.encode("utf-8") + b"\n")
-        out.flush()
+        try:
+            for line in lines:
+                out.write(line.encode("utf-8") + b"\n")
+            out.flush()
+        except BrokenPipeError:  # the reader stopped early (e.g. `| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+            sys.exit(0)
         return
     with atomic_file(output) as handle:
         for line in lines:
