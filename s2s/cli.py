@@ -55,10 +55,17 @@ batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="s2s")
 def main() -> None:
-    """s2s: train attention-based recurrent translators, translate files, score them."""
+    """s2s: train attention-based recurrent translators, translate files, score them.
+
+    \b
+    Examples:
+      s2s train -c configs/demo.yaml -o runs/demo
+      s2s translate -m runs/demo < data/demo/test.src > hyp.txt
+      s2s eval --hyp hyp.txt --ref data/demo/test.tgt
+    """
 
 
-@main.command()
+@main.command(short_help="Train a model into a run directory.")
 @click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
               help="YAML config file (optional with --resume: the run's config.yaml is used).")
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
@@ -82,6 +89,8 @@ def train(config_path, overrides, run_dir, resume, device, quiet) -> None:
     if config_path is None:
         if not (resume and run_dir):
             raise click.UsageError("give a config with -c (or -o RUN_DIR --resume to continue a run)")
+        if not (Path(run_dir) / "last.pt").is_file():
+            raise UserError(f"--resume: {Path(run_dir) / 'last.pt'} does not exist (nothing to resume)")
         config_path = str(Path(run_dir) / "config.yaml")
     run_dir = run_dir or str(Path("runs") / Path(config_path).stem)
     config = load_config(config_path, overrides)
@@ -108,11 +117,12 @@ def _write_lines(lines: Iterable[str], output: str) -> None:
             handle.write(line.encode("utf-8") + b"\n")
 
 
-@main.command()
+@main.command(short_help="Translate text, one line out per line in.")
 @click.option("-m", "--model", required=True, type=click.Path(exists=True),
               help="Checkpoint file, or run directory (its best.pt).")
-@click.option("-i", "--input", "input_file", type=click.File("rb"), default="-", show_default=True,
-              help="Source text, one sentence per line ('-' = stdin).")
+@click.option("-i", "--input", "input_file", type=click.Path(allow_dash=True, dir_okay=False),
+              default="-", show_default=True,
+              help="Source text, one sentence per line, UTF-8, .gz accepted ('-' = stdin).")
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False),
               help="Where translations go ('-' = stdout); a file appears only once complete.")
 @batch_option
@@ -124,24 +134,27 @@ def translate(model, input_file, output, batch_size, device) -> None:
     Example:
       s2s translate -m runs/demo < data/demo/test.src > hyp.txt
     """
-    from s2s.data import iter_lines
+    from s2s.data import iter_lines, read_lines
     from s2s.translate import Translator
 
     _setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
+    if input_file != "-" and not Path(input_file).is_file():
+        raise UserError(f"-i {input_file}: file not found")
     translator = Translator.load(model, _device(device), batch_size=batch_size)
-    name = getattr(input_file, "name", "<stdin>")
-    name = "<stdin>" if name in ("<stdin>", "-") else name
-    _write_lines(translator.translate_stream(iter_lines(input_file, name)), output)
+    lines = iter_lines(sys.stdin.buffer, "<stdin>") if input_file == "-" else read_lines(input_file)
+    _write_lines(translator.translate_stream(lines), output)
 
 
-@main.command(name="eval")
+@main.command(name="eval", short_help="Score translations with BLEU and chrF.")
 @click.option("-r", "--ref", type=click.Path(exists=True, dir_okay=False),
               help="Reference translations (with -m: default the run's data.test target file).")
 @click.option("--hyp", type=click.Path(exists=True, dir_okay=False),
               help="Hypotheses to score (instead of translating with -m).")
-@click.option("-m", "--model", type=click.Path(exists=True), help="Model to translate --src with.")
+@click.option("-m", "--model", type=click.Path(exists=True),
+              help="Checkpoint or run directory to translate --src with (without --src/--ref: "
+                   "the run's data.test split).")
 @click.option("--src", type=click.Path(exists=True, dir_okay=False),
               help="Source text for -m (default: the run's data.test source file).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")

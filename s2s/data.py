@@ -7,6 +7,7 @@ with EOS appended; targets are stored bare and get BOS/EOS when batched.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -67,6 +68,14 @@ def read_parallel(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]
     if not src:
         raise UserError(f"{src_path} and {tgt_path} are empty")
     return src, tgt
+
+
+def fingerprint(src: list[str], tgt: list[str]) -> str:
+    """A hash of a parallel text's content, to tell on resume whether it is still the same."""
+    digest = hashlib.sha256()
+    for a, b in zip(src, tgt):
+        digest.update(a.encode("utf-8") + b"\t" + b.encode("utf-8") + b"\n")
+    return f"{len(src)}:{digest.hexdigest()[:16]}"
 
 
 @dataclass

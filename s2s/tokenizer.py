@@ -18,9 +18,10 @@ from s2s.errors import UserError
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 
 
-def _train_one(lines: Iterable[str], config: TokenizerConfig, what: str) -> bytes:
+def _train_one(lines: Iterable[str], config: TokenizerConfig, what: str, seed: int) -> bytes:
     """Trains one sentencepiece model in memory and returns its serialized proto."""
     out = io.BytesIO()
+    spm.set_random_generator_seed(seed)  # sampling of large corpora repeats from the seed
     try:
         spm.SentencePieceTrainer.train(
             sentence_iterator=(line for line in lines if line.strip()),
@@ -56,12 +57,13 @@ class Tokenizer:
                                 f"pad/unk/bos/eos = {(PAD, UNK, BOS, EOS)}")
 
     @classmethod
-    def train(cls, config: TokenizerConfig, src_lines: Iterable[str],
-              tgt_lines: Iterable[str]) -> "Tokenizer":
+    def train(cls, config: TokenizerConfig, src_lines: Iterable[str], tgt_lines: Iterable[str],
+              seed: int = 1) -> "Tokenizer":
         """Learns the tokenizer from training text: one joint model or one per side."""
         if config.joint:
-            return cls(_train_one(itertools.chain(src_lines, tgt_lines), config, "joint"))
-        return cls(_train_one(src_lines, config, "source"), _train_one(tgt_lines, config, "target"))
+            return cls(_train_one(itertools.chain(src_lines, tgt_lines), config, "joint", seed))
+        return cls(_train_one(src_lines, config, "source", seed),
+                   _train_one(tgt_lines, config, "target", seed))
 
     @property
     def joint(self) -> bool:

@@ -20,7 +20,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
 from s2s.config import Config, dump_config, from_dict
-from s2s.data import Batch, ParallelData, read_parallel, split_path
+from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.errors import UserError
 from s2s.metrics import bleu
 from s2s.model import Seq2Seq
@@ -90,6 +90,7 @@ class Trainer:
         self.tokenizer: Tokenizer | None = None
         self.resumed: dict | None = None
         self.train_text: tuple[list[str], list[str]] = ([], [])
+        self.fingerprints: dict[str, str] = {}
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -108,12 +109,14 @@ class Trainer:
         self.train_text = read_parallel(split_path(data.train, data.src_lang),
                                         split_path(data.train, data.tgt_lang))
         if resume:
+            self._check_same_text("training", fingerprint(*self.train_text), "train")
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
             log.info("resuming %s from step %d", self.run_dir, self.resumed["progress"]["step"])
         else:
             log.info("training the sentencepiece tokenizer on %s.{%s,%s}", data.train,
                      data.src_lang, data.tgt_lang)
-            self.tokenizer = Tokenizer.train(self.config.tokenizer, *self.train_text)
+            self.tokenizer = Tokenizer.train(self.config.tokenizer, *self.train_text,
+                                             seed=self.config.train.seed)
         dump_config(self.config, self.run_dir / "config.yaml")
 
     def _check_compatible(self, saved: Config) -> None:
@@ -130,6 +133,12 @@ class Trainer:
             if key not in RESUMABLE_CHANGES and getattr(now.train, key) != value:
                 raise UserError(f"--resume: train.{key} cannot change on resume (the run has "
                                 f"{value!r}); only {', '.join(sorted(RESUMABLE_CHANGES))} can")
+
+    def _check_same_text(self, what: str, now: str, key: str) -> None:
+        """On resume, the corpus may have moved (paths may change) but its text may not."""
+        if self.resumed is not None and self.resumed["fingerprints"][key] != now:
+            raise UserError(f"--resume: the {what} text differs from the one the run in "
+                            f"{self.run_dir} was trained on (same paths, other content?)")
 
     def _build(self) -> tuple[Seq2Seq, torch.optim.Optimizer, object]:
         """The model, optimiser and scheduler, restored from last.pt on resume."""
@@ -152,6 +161,9 @@ class Trainer:
         train = ParallelData.from_text(*self.train_text, tok, max_len=data_cfg.max_len,
                                        name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
         valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
+        self.fingerprints = {"train": fingerprint(*self.train_text),
+                             "valid": fingerprint(valid.src_text, valid.tgt_text)}
+        self._check_same_text("validation", self.fingerprints["valid"], "valid")
         model, optimizer, scheduler = self._build()
         log.info("model: %s parameters; vocabulary %d source, %d target; %d training pairs",
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size,
@@ -160,13 +172,17 @@ class Trainer:
         p = self.progress
         bar = tqdm(total=cfg.max_steps, initial=p.step, disable=not self.progress_bar, unit="step",
                    dynamic_ncols=True, leave=False)
-        stop = p.step >= cfg.max_steps
+        stop = p.step >= cfg.max_steps or self._patience_spent()
+        if stop:
+            log.info("the run has already finished (step %d); raise train.max_steps or "
+                     "train.patience to train further", p.step)
         model.train()
         with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), bar:
             while not stop and p.epoch < cfg.max_epochs:
                 stop = self._train_epoch(model, optimizer, train, bar, validate)
         if not p.history or p.history[-1]["step"] != p.step:
-            validate()
+            # off the regular schedule, unless it is the run's only validation
+            self._validate(model, optimizer, scheduler, valid, final=bool(p.history))
         log.info("finished at step %d; best validation BLEU %.2f at step %d", p.step,
                  p.best_bleu, p.best_step)
         return p
@@ -186,11 +202,13 @@ class Trainer:
             window.tokens, window.loss, window.steps = (window.tokens + batch.n_tokens,
                                                         window.loss + loss, window.steps + 1)
             bar.update(1)
-            if p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0:
+            due = p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0
+            if due:
                 self._log_window(window, optimizer, bar)
-                window = Window()
             if p.step % cfg.valid_every == 0 and validate():
                 return True
+            if due:
+                window = Window()  # after validating, so that tokens/s counts training only
             if p.step >= cfg.max_steps:
                 return True
         p.epoch, p.batch_in_epoch = p.epoch + 1, 0
@@ -221,22 +239,32 @@ class Trainer:
 
     # -- validation and checkpoints -------------------------------------------------------
 
-    def _validate(self, model, optimizer, scheduler, valid: ParallelData) -> bool:
-        """Scores the validation set, saves checkpoints; returns True to stop early."""
+    def _patience_spent(self) -> bool:
+        patience = self.config.train.patience
+        return bool(patience) and self.progress.bad_validations >= patience
+
+    def _validate(self, model, optimizer, scheduler, valid: ParallelData, final: bool = False) -> bool:
+        """Scores the validation set, saves checkpoints; returns True to stop early.
+
+        A `final` validation (training ended between two regular ones) is logged and saved
+        in last.pt but leaves best.pt, the schedule and the patience count alone, so that a
+        run extended later with --resume trains exactly as one that never stopped.
+        """
         cfg, p = self.config.train, self.progress
         started = time.perf_counter()
         loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
         translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size)
         score = bleu(translator.translate(valid.src_text), valid.tgt_text)
-        improved = score.score > p.best_bleu
+        improved = not final and score.score > p.best_bleu
         if improved:
             p.best_bleu, p.best_step, p.bad_validations = score.score, p.step, 0
-        else:
+        elif not final:
             p.bad_validations += 1
-        scheduler.step(score.score)
+        if not final:
+            scheduler.step(score.score)
         record = {"step": p.step, "valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
                   "valid_bleu": score.score, "lr": optimizer.param_groups[0]["lr"],
-                  "seconds": time.perf_counter() - started}
+                  "seconds": time.perf_counter() - started, "final": final}
         p.history.append(record)
         log.info("validation at step %d | loss %.3f | ppl %.2f | BLEU %.2f%s | best %.2f at step %d "
                  "| %.1f s", p.step, loss, record["valid_ppl"], score.score,
@@ -248,8 +276,9 @@ class Trainer:
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "rng": self._rng_state()}
         checkpoint.save(self.run_dir / checkpoint.LAST,
-                        {**self._content(model, meta), "progress": asdict(p), "train_state": state})
-        if cfg.patience and p.bad_validations >= cfg.patience:
+                        {**self._content(model, meta), "progress": asdict(p), "train_state": state,
+                         "fingerprints": self.fingerprints})
+        if self._patience_spent():
             log.info("stopping early: no better validation BLEU in %d validations", p.bad_validations)
             return True
         return False

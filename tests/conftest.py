@@ -9,14 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import torch
 
 from s2s.config import Config, DataConfig, DecoderConfig, EncoderConfig, ModelConfig, TokenizerConfig, TrainConfig
 from s2s.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
-
-torch.set_num_threads(min(2, os.cpu_count() or 1))
 
 # Real corpora: ../shared/data where it exists (as the Makefile does), unless S2S_DATA is set.
 if not os.environ.get("S2S_DATA") and (ROOT.parent / "shared" / "data" / "multi30k").is_dir():

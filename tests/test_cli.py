@@ -47,6 +47,10 @@ def test_translate_keeps_lines_through_stdin_and_files(trained, tmp_path):
     result = run("translate", "-m", trained / "best.pt", "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt")
     assert result.exit_code == 0 and result.stdout == ""
     assert (tmp_path / "out.txt").read_text().split("\n") == out
+    import gzip
+    (tmp_path / "in.txt.gz").write_bytes(gzip.compress(data))
+    result = run("translate", "-m", trained, "-i", tmp_path / "in.txt.gz")
+    assert result.exit_code == 0 and result.stdout.split("\n") == out
     result = run("translate", "-m", trained, "-i", tmp_path / "in.txt", "-o", tmp_path / "no" / "out.txt")
     assert result.exit_code == 1 and "does not exist" in result.output
 

@@ -39,12 +39,12 @@ def small_corpus(demo_corpus, tmp_path_factory):
 def test_resume_continues_from_the_saved_step_and_matches_a_straight_run(small_corpus, tmp_path):
     straight = train(tiny_config(small_corpus, max_steps=20), tmp_path / "straight")
     assert straight.epoch >= 2  # the runs below cross epoch boundaries
-    half = train(tiny_config(small_corpus, max_steps=10), tmp_path / "split")
-    assert half.step == 10
+    half = train(tiny_config(small_corpus, max_steps=15), tmp_path / "split")
+    assert half.step == 15 and [h["final"] for h in half.history] == [False, True]
     resumed = train(tiny_config(small_corpus, max_steps=20), tmp_path / "split", resume=True)
     assert resumed.step == 20 and (resumed.epoch, resumed.batch_in_epoch) == (straight.epoch,
                                                                               straight.batch_in_epoch)
-    assert [h["step"] for h in resumed.history] == [10, 20]
+    assert [h["step"] for h in resumed.history] == [10, 15, 20]
     a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert straight.history[-1]["valid_loss"] == resumed.history[-1]["valid_loss"]
@@ -56,6 +56,27 @@ def test_resume_refuses_train_changes_it_cannot_honour(small_corpus, tmp_path):
     with pytest.raises(UserError, match="train.lr cannot change on resume"):
         train(tiny_config(small_corpus, max_steps=20, lr=0.5), tmp_path / "run", resume=True)
     assert train(tiny_config(small_corpus, max_steps=20, patience=3), tmp_path / "run", resume=True).step == 20
+
+
+def test_a_run_that_stopped_early_stays_stopped_on_resume(small_corpus, tmp_path):
+    config = tiny_config(small_corpus, max_steps=200, patience=1, lr=1e-9, min_lr=0.0)
+    stopped = train(config, tmp_path / "run")
+    assert stopped.step < 200
+    assert train(config, tmp_path / "run", resume=True).step == stopped.step
+    assert "already finished" in (tmp_path / "run" / "train.log").read_text()
+
+
+def test_resume_accepts_a_moved_corpus_but_not_a_changed_one(small_corpus, tmp_path):
+    import shutil
+    from dataclasses import replace
+    moved = tmp_path / "moved"
+    shutil.copytree(small_corpus, moved)
+    train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
+    assert train(tiny_config(moved, max_steps=20), tmp_path / "run", resume=True).step == 20
+    lines = (moved / "train.tgt").read_text().splitlines()
+    (moved / "train.tgt").write_text("\n".join(lines[1:] + lines[:1]) + "\n")
+    with pytest.raises(UserError, match="training text differs"):
+        train(tiny_config(moved, max_steps=30), tmp_path / "run", resume=True)
 
 
 def test_training_file_errors_name_the_file_and_line(small_corpus, tmp_path):
