@@ -18,7 +18,7 @@ setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt $(PIP_TORCH_ARGS) torch==2.13.0
+	$(BIN)/pip install -q -c constraints.txt $(PIP_TORCH_ARGS) torch==2.13.0+cpu
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
