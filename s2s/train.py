@@ -108,8 +108,9 @@ class Trainer:
         data = self.config.data
         self.train_text = read_parallel(split_path(data.train, data.src_lang),
                                         split_path(data.train, data.tgt_lang))
+        self.fingerprints = {"train": fingerprint(*self.train_text)}
+        self._check_same_text("training", "train")
         if resume:
-            self._check_same_text("training", fingerprint(*self.train_text), "train")
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
             log.info("resuming %s from step %d", self.run_dir, self.resumed["progress"]["step"])
         else:
@@ -134,9 +135,9 @@ class Trainer:
                 raise UserError(f"--resume: train.{key} cannot change on resume (the run has "
                                 f"{value!r}); only {', '.join(sorted(RESUMABLE_CHANGES))} can")
 
-    def _check_same_text(self, what: str, now: str, key: str) -> None:
+    def _check_same_text(self, what: str, key: str) -> None:
         """On resume, the corpus may have moved (paths may change) but its text may not."""
-        if self.resumed is not None and self.resumed["fingerprints"][key] != now:
+        if self.resumed is not None and self.resumed["fingerprints"][key] != self.fingerprints[key]:
             raise UserError(f"--resume: the {what} text differs from the one the run in "
                             f"{self.run_dir} was trained on (same paths, other content?)")
 
@@ -161,9 +162,8 @@ class Trainer:
         train = ParallelData.from_text(*self.train_text, tok, max_len=data_cfg.max_len,
                                        name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
         valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
-        self.fingerprints = {"train": fingerprint(*self.train_text),
-                             "valid": fingerprint(valid.src_text, valid.tgt_text)}
-        self._check_same_text("validation", self.fingerprints["valid"], "valid")
+        self.fingerprints["valid"] = fingerprint(valid.src_text, valid.tgt_text)
+        self._check_same_text("validation", "valid")
         model, optimizer, scheduler = self._build()
         log.info("model: %s parameters; vocabulary %d source, %d target; %d training pairs",
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size,
