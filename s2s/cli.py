@@ -120,7 +120,7 @@ def _write_lines(lines: Iterable[str], output: str) -> None:
 @main.command(short_help="Translate text, one line out per line in.")
 @click.option("-m", "--model", required=True, type=click.Path(exists=True),
               help="Checkpoint file, or run directory (its best.pt).")
-@click.option("-i", "--input", "input_file", type=click.Path(allow_dash=True, dir_okay=False),
+@click.option("-i", "--input", "input_file", type=click.Path(exists=True, allow_dash=True, dir_okay=False),
               default="-", show_default=True,
               help="Source text, one sentence per line, UTF-8, .gz accepted ('-' = stdin).")
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False),
@@ -140,8 +140,6 @@ def translate(model, input_file, output, batch_size, device) -> None:
     _setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
-    if input_file != "-" and not Path(input_file).is_file():
-        raise UserError(f"-i {input_file}: file not found")
     translator = Translator.load(model, _device(device), batch_size=batch_size)
     lines = iter_lines(sys.stdin.buffer, "<stdin>") if input_file == "-" else read_lines(input_file)
     _write_lines(translator.translate_stream(lines), output)

@@ -60,11 +60,11 @@ def read_lines(path: str | Path) -> Iterator[str]:
 
 
 def read_parallel(src_path: Path, tgt_path: Path) -> tuple[list[str], list[str]]:
-    """Reads two aligned files; unequal line counts are an error naming both."""
+    """Reads two line-aligned files; unequal line counts or no lines are errors naming both."""
     src, tgt = list(read_lines(src_path)), list(read_lines(tgt_path))
     if len(src) != len(tgt):
         raise UserError(f"{src_path} has {len(src)} lines but {tgt_path} has {len(tgt)}: "
-                        "parallel files must have one line per sentence pair")
+                        "the files must be aligned line by line")
     if not src:
         raise UserError(f"{src_path} and {tgt_path} are empty")
     return src, tgt

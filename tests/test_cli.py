@@ -1,10 +1,8 @@
 """The command line, end to end: train a tiny model, translate, score; and its errors."""
 
 import json
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,7 +23,7 @@ def trained(demo_corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("cli")
     dump_config(tiny_config(demo_corpus), root / "tiny.yaml")
     result = run("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=20",
-                 "--set", "train.valid_every=10")
+                 "--set", "train.valid_every=10", "--set", f"data.test={demo_corpus / 'valid'}")
     assert result.exit_code == 0, result.output
     return root / "run"
 
@@ -83,11 +81,12 @@ def test_eval_prints_what_the_sacrebleu_command_prints(demo_corpus, tmp_path):
 
 
 def test_eval_of_a_model_defaults_to_the_runs_test_split(trained, demo_corpus):
-    import yaml
-    config = yaml.safe_load((trained / "config.yaml").read_text())
-    assert config["data"]["test"] == ""
-    result = run("eval", "-m", trained)
-    assert result.exit_code == 1 and "no data.test" in result.output
+    default = run("eval", "-m", trained, "--json")
+    explicit = run("eval", "-m", trained, "--src", demo_corpus / "valid.src", "--ref",
+                   demo_corpus / "valid.tgt", "--json")
+    assert default.exit_code == 0 and explicit.exit_code == 0, default.output
+    assert json.loads(default.stdout) == json.loads(explicit.stdout)
+    assert run("eval", "-m", trained, "--src", demo_corpus / "valid.src").exit_code == 2
 
 
 def test_user_mistakes_are_one_line_errors(demo_corpus, tmp_path):
