@@ -51,6 +51,36 @@ device_option = click.option("--device", type=click.Choice(["auto", "cpu", "cuda
 batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
                             help="Sentences per batch when translating.")
 
+# Search settings: each defaults to the run's `search` config section (beam 5, length penalty).
+SEARCH_OPTIONS = (
+    click.option("-k", "--beam", type=click.IntRange(min=1),
+                 help="Beam size; 1 is greedy search. Search options default to the run's "
+                      "`search` config section: beam 5, length penalty 'length', alpha 1."),
+    click.option("--length-penalty", type=click.Choice(["none", "length", "gnmt"]),
+                 help="Score = log-prob / lp(L): none (1), length (L^alpha), gnmt (((5+L)/6)^alpha)."),
+    click.option("--alpha", type=click.FloatRange(min=0), help="Length penalty exponent."),
+    click.option("--min-len", type=click.IntRange(min=0), help="Target tokens before EOS is allowed."),
+    click.option("--max-len-a", type=click.FloatRange(min=0), help="At most a*source_length + b tokens: a."),
+    click.option("--max-len-b", type=click.IntRange(min=0), help="At most a*source_length + b tokens: b."),
+)
+
+
+def search_options(command):
+    for option in reversed(SEARCH_OPTIONS):
+        command = option(command)
+    return command
+
+
+def _search(translator, **given) -> None:
+    """Applies the search options given on the command line over the run's `search` section."""
+    import dataclasses
+
+    given = {key: value for key, value in given.items() if value is not None}
+    try:
+        translator.search = dataclasses.replace(translator.search, **given)
+    except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0
+        raise UserError(f"{e} (search options over the run's search section)") from None
+
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="s2s")
@@ -125,24 +155,43 @@ def _write_lines(lines: Iterable[str], output: str) -> None:
               help="Source text, one sentence per line, UTF-8, .gz accepted ('-' = stdin).")
 @click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False),
               help="Where translations go ('-' = stdout); a file appears only once complete.")
+@click.option("-n", "--nbest", type=click.IntRange(min=1), default=None,
+              help="Print the N best translations of each line (N <= beam): exactly N lines per "
+                   "input line, 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'.")
+@click.option("--scores", is_flag=True, help="Print 'SCORE<TAB>TEXT' for the best translation.")
+@search_options
 @batch_option
 @device_option
-def translate(model, input_file, output, batch_size, device) -> None:
-    """Translate text: one output line per input line, in order (greedy search).
+def translate(model, input_file, output, nbest, scores, batch_size, device, **search) -> None:
+    """Translate text: one output line per input line, in order (beam search, beam 5).
 
     \b
-    Example:
+    Examples:
       s2s translate -m runs/demo < data/demo/test.src > hyp.txt
+      s2s translate -m runs/demo --beam 10 --nbest 3 -i data/demo/test.src
     """
     from s2s.data import iter_lines, read_lines
-    from s2s.translate import Translator
+    from s2s.translate import Translator, nbest_lines, scored_line
 
     _setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     translator = Translator.load(model, _device(device), batch_size=batch_size)
+    _search(translator, **search)
+    beam = translator.search.beam
+    if nbest is not None and nbest > beam:
+        raise UserError(f"--nbest {nbest} is larger than the beam ({beam}); raise --beam to at least {nbest}")
+    if nbest is not None and scores:
+        raise click.UsageError("--nbest output already has scores; drop --scores")
     lines = iter_lines(sys.stdin.buffer, "<stdin>") if input_file == "-" else read_lines(input_file)
-    _write_lines(translator.translate_stream(lines), output)
+    if nbest is not None:
+        out = (row for i, found in enumerate(translator.stream(lines, nbest), 1)
+               for row in nbest_lines(i, found, nbest))
+    elif scores:
+        out = (scored_line(found[0]) for found in translator.stream(lines))
+    else:
+        out = translator.translate_stream(lines)
+    _write_lines(out, output)
 
 
 @main.command(name="eval", short_help="Score translations with BLEU and chrF.")
@@ -157,9 +206,10 @@ def translate(model, input_file, output, batch_size, device) -> None:
               help="Source text for -m (default: the run's data.test source file).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
 @click.option("-b", "--score-only", is_flag=True, help="Print the scores alone, one per line.")
+@search_options
 @batch_option
 @device_option
-def evaluate(ref, hyp, model, src, as_json, score_only, batch_size, device) -> None:
+def evaluate(ref, hyp, model, src, as_json, score_only, batch_size, device, **search) -> None:
     """Score translations with BLEU and chrF (sacrebleu, signatures included).
 
     \b
@@ -183,6 +233,7 @@ def evaluate(ref, hyp, model, src, as_json, score_only, batch_size, device) -> N
         if (src is None) != (ref is None):
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
         translator = Translator.load(model, _device(device), batch_size=batch_size)
+        _search(translator, **search)
         if src is None:
             data = translator.config.data
             if not data.test:

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from s2s.errors import UserError
+from s2s.penalty import PENALTIES
 
 CELLS = ("rnn", "gru", "lstm")
 ATTENTIONS = ("additive", "dot", "general")
@@ -154,6 +155,28 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """How `s2s translate` and `s2s eval -m` search for translations (options override it)."""
+
+    beam: int = 5  # hypotheses kept per sentence; 1 is greedy search
+    length_penalty: str = "length"  # none | length (L ** alpha) | gnmt (((5 + L) / 6) ** alpha)
+    alpha: float = 1.0
+    min_len: int = 0  # target tokens before EOS is allowed
+    max_len_a: float = 2.0  # at most a * source_length + b target tokens (EOS included)
+    max_len_b: int = 10
+
+    def __post_init__(self) -> None:
+        _check(self.beam > 0, "search.beam", "must be positive")
+        _check(self.length_penalty in PENALTIES, "search.length_penalty", f"must be one of {PENALTIES}")
+        _check(self.alpha >= 0, "search.alpha", "must be >= 0")
+        _check(self.min_len >= 0, "search.min_len", "must be >= 0")
+        _check(self.max_len_a >= 0, "search.max_len_a", "must be >= 0")
+        _check(self.max_len_b >= 0, "search.max_len_b", "must be >= 0")
+        _check(self.max_len_a > 0 or self.max_len_b > 0, "search.max_len_b",
+               "search.max_len_a and search.max_len_b cannot both be 0")
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole run's configuration."""
 
@@ -161,6 +184,7 @@ class Config:
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

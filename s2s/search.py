@@ -2,8 +2,13 @@
 
 Search never imports the model. It needs only the protocol `encode(src, src_len) ->
 (memory, state)` and `decode_step(prev, memory, state) -> (log_probs, attention, state)`,
-where memory and state have `select(index)`; any model offering that, or a stub in a
-test, works. Greedy search lives here now; beam search will join it.
+where memory and state have `select(index)` to pick and reorder rows; any model offering
+that, or a stub in a test, works.
+
+Both strategies keep one row per live hypothesis (B for greedy, B*K for beam search),
+encode each sentence once, and let a sentence leave the batch as soon as it is done.
+Scores are log-probabilities divided by a length penalty (`s2s.penalty`). Neither
+strategy ever outputs PAD or BOS, nor EOS before `min_len` tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +18,11 @@ from typing import Protocol
 
 import torch
 
-from s2s.tokenizer import BOS, EOS
+from s2s.config import SearchConfig
+from s2s.penalty import length_penalty
+from s2s.tokenizer import BOS, EOS, PAD
+
+NEG_INF = float("-inf")
 
 
 class Selectable(Protocol):
@@ -29,11 +38,12 @@ class StepModel(Protocol):
 
 @dataclass
 class Hypothesis:
-    """One output sequence with its model score and attention."""
+    """One output sequence with its scores and attention."""
 
     tokens: list[int]  # target ids, EOS excluded
-    score: float  # sum of log-probabilities of tokens and the final EOS (if it was produced)
-    attention: torch.Tensor  # (len(tokens) + 1, S_i) weights over this sentence's source, EOS step last
+    score: float  # log_prob / length penalty of the scored steps: what search ranks by
+    log_prob: float  # sum of log-probabilities of tokens and the final EOS (if it was produced)
+    attention: torch.Tensor  # (steps, S_i) weights over this sentence's source; steps = tokens [+ EOS]
 
 
 def max_lengths(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
@@ -41,28 +51,41 @@ def max_lengths(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
     return (src_len.float() * a + b).long().clamp(min=1)
 
 
+def search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, config: SearchConfig,
+           nbest: int = 1) -> list[list[Hypothesis]]:
+    """The `nbest` best hypotheses per sentence, best first: greedy for beam 1, else beam search."""
+    settings = dict(penalty=config.length_penalty, alpha=config.alpha, max_len_a=config.max_len_a,
+                    max_len_b=config.max_len_b, min_len=config.min_len)
+    if config.beam == 1:
+        return [[h] for h in greedy(model, src, src_len, **settings)]
+    return beam_search(model, src, src_len, beam=config.beam, nbest=nbest, **settings)
+
+
 @torch.no_grad()
 def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_len_a: float = 2.0,
-           max_len_b: int = 10) -> list[Hypothesis]:
+           max_len_b: int = 10, min_len: int = 0, penalty: str = "none",
+           alpha: float = 0.0) -> list[Hypothesis]:
     """Greedy decoding of a batch; sentences leave the batch as soon as they end.
 
     src: (B, S) padded ids; src_len: (B,). Returns one Hypothesis per sentence, in order.
+    The penalty only scales the reported score: it cannot change a greedy choice.
     """
     memory, state = model.encode(src, src_len)
     b, device = src.size(0), src.device
     limits = max_lengths(src_len, max_len_a, max_len_b).to(device)  # (B,)
     steps = int(limits.max())
     tokens = torch.full((b, steps), EOS, dtype=torch.long, device=device)  # (B, Tmax)
-    scores = torch.zeros(b, device=device)
+    log_prob = torch.zeros(b, device=device)
     attention = torch.zeros(b, steps, src.size(1), device=device)  # (B, Tmax, S)
     lengths = limits.clone()  # steps taken, EOS included (set when a sentence stops)
     alive = torch.arange(b, device=device)  # rows of the original batch still decoding
     prev = torch.full((b,), BOS, dtype=torch.long, device=device)
     for t in range(steps):
         log_probs, weights, state = model.decode_step(prev, memory, state)  # (A, V), (A, S)
+        log_probs = _allowed(log_probs, eos=t >= min_len)
         best_logp, best = log_probs.max(dim=-1)  # (A,)
         tokens[alive, t] = best
-        scores[alive] += best_logp
+        log_prob[alive] += best_logp
         attention[alive, t, : weights.size(1)] = weights.float()
         done = (best == EOS) | (limits[alive] <= t + 1)
         if bool(done.any()):
@@ -72,16 +95,147 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
                 break
             alive, memory, state, best = alive[keep], memory.select(keep), state.select(keep), best[keep]
         prev = best
-    return _hypotheses(tokens.cpu(), scores.cpu(), attention.cpu(), lengths.cpu(), src_len.cpu())
-
-
-def _hypotheses(tokens: torch.Tensor, scores: torch.Tensor, attention: torch.Tensor,
-                lengths: torch.Tensor, src_len: torch.Tensor) -> list[Hypothesis]:
-    """Cuts each row at its length and drops a final EOS."""
+    score = log_prob / length_penalty(penalty, alpha, lengths)
+    tokens, lengths, src_len = tokens.cpu(), lengths.tolist(), src_len.tolist()
     out = []
-    for i in range(tokens.size(0)):
-        row = tokens[i, : int(lengths[i])].tolist()
+    for i in range(b):
+        row = tokens[i, : lengths[i]].tolist()
         if row and row[-1] == EOS:
             row = row[:-1]
-        out.append(Hypothesis(row, float(scores[i]), attention[i, : int(lengths[i]), : int(src_len[i])]))
+        out.append(Hypothesis(row, float(score[i]), float(log_prob[i]),
+                              attention[i, : lengths[i], : src_len[i]].cpu()))
     return out
+
+
+def _allowed(log_probs: torch.Tensor, eos: bool) -> torch.Tensor:
+    """log_probs (R, V) with the ids search must not output set to -inf (EOS unless `eos`)."""
+    banned = torch.tensor([PAD, BOS] if eos else [PAD, BOS, EOS], device=log_probs.device)
+    return log_probs.index_fill(1, banned, NEG_INF)
+
+
+@torch.no_grad()
+def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, beam: int,
+                nbest: int = 1, max_len_a: float = 2.0, max_len_b: int = 10, min_len: int = 0,
+                penalty: str = "none", alpha: float = 0.0) -> list[list[Hypothesis]]:
+    """Batched beam search: the `nbest` (<= beam) best hypotheses per sentence, best first.
+
+    All B sentences and their K = `beam` hypotheses run as B*K rows. Each step takes the
+    2K best continuations of a sentence, so that K live ones remain even if K of them end;
+    those ending (EOS, or the length limit) among the top K are finished. A sentence is done
+    when its n-th best finished score is at least what any live hypothesis could still
+    reach (its log-probability can only fall, and the penalty is largest at the length
+    limit), so the n-best it returns are those it would return with no stopping rule.
+    Done sentences leave the batch. src: (B, S) padded ids; src_len: (B,).
+    """
+    if not 1 <= nbest <= beam:
+        raise ValueError(f"nbest must be between 1 and the beam size {beam}, got {nbest}")
+    k, b, s, device = beam, src.size(0), src.size(1), src.device
+    memory, state = model.encode(src, src_len)
+    expand = torch.arange(b, device=device).repeat_interleave(k)  # (B*K,) each sentence K times
+    memory, state = memory.select(expand), state.select(expand)
+    limits = max_lengths(src_len, max_len_a, max_len_b).to(device)  # (B,)
+    steps = int(limits.max())
+    lp_max = length_penalty(penalty, alpha, limits)  # (B,) the largest penalty a sentence can get
+    # Live hypotheses, one row each: (A*K, ...) for the A sentences still searching.
+    live = torch.full((b, k), NEG_INF, device=device)  # (A, K) log-probabilities; one live at start
+    live[:, 0] = 0.0
+    tokens = torch.zeros(b * k, 0, dtype=torch.long, device=device)  # (A*K, t) so far
+    attention = torch.zeros(b * k, 0, s, device=device)  # (A*K, t, S)
+    # Finished hypotheses, kept sorted per original sentence: the best K so far.
+    done = Finished(torch.full((b, k), NEG_INF, device=device), torch.zeros(b, k, device=device),
+                    torch.zeros(b, k, dtype=torch.long, device=device),
+                    torch.zeros(b, k, steps, dtype=torch.long, device=device),
+                    torch.zeros(b, k, steps, s, device=device))
+    alive = torch.arange(b, device=device)  # original index of each searching sentence (A,)
+    prev = torch.full((b * k,), BOS, dtype=torch.long, device=device)
+    for t in range(steps):
+        a = alive.numel()
+        offset = torch.arange(a, device=device).unsqueeze(1) * k  # (A, 1) first row of each sentence
+        log_probs, weights, state = model.decode_step(prev, memory, state)  # (A*K, V), (A*K, S)
+        log_probs = _allowed(log_probs, eos=t >= min_len)
+        v = log_probs.size(-1)
+        total = (live.view(-1, 1) + log_probs).view(a, k * v)  # (A, K*V)
+        cand, flat = total.topk(min(2 * k, k * v), dim=1)  # (A, 2K), best first
+        cand_token, cand_row = flat % v, flat // v + offset  # (A, 2K); rows index A*K
+        # Only the top K may end, as in a beam of K: on EOS, or at the length limit.
+        ends = (cand_token[:, :k] == EOS) | (limits[alive] <= t + 1).unsqueeze(1)  # (A, K)
+        finished = ends & (cand[:, :k] > NEG_INF)
+        if bool(finished.any()):
+            news = finished.any(dim=1).nonzero().squeeze(1)  # (R,) sentences with new ones
+            rows = cand_row[news, :k].reshape(-1)  # (R*K,)
+            lp = length_penalty(penalty, alpha, torch.tensor(t + 1, device=device))
+            done.add(alive[news], torch.where(finished[news], cand[news, :k] / lp, NEG_INF),
+                     cand[news, :k], t + 1,
+                     torch.cat([tokens[rows], cand_token[news, :k].reshape(-1, 1)], dim=1),
+                     torch.cat([attention[rows], weights[rows].unsqueeze(1).float()], dim=1))
+        # The K best candidates that did not end stay live.
+        live, pick = torch.where(cand_token == EOS, NEG_INF, cand).topk(k, dim=1)  # (A, K)
+        pick = (pick + offset // k * cand.size(1)).view(-1)  # (A*K,) into the flat (A*2K,)
+        rows = cand_row.view(-1)[pick]  # (A*K,) the rows the live ones extend
+        prev = cand_token.view(-1)[pick]
+        tokens = torch.cat([tokens[rows], prev.unsqueeze(1)], dim=1)
+        attention = torch.cat([attention[rows], weights[rows].unsqueeze(1).float()], dim=1)
+        state = state.select(rows)
+        # A sentence is done when no live hypothesis can beat its n-th best finished one.
+        reach = live.max(dim=1).values / lp_max[alive]  # (A,)
+        stop = (limits[alive] <= t + 1) | (reach == NEG_INF) | (done.score[alive, nbest - 1] >= reach)
+        if bool(stop.any()):
+            keep = (~stop).nonzero().squeeze(1)  # (A',)
+            if keep.numel() == 0:
+                break
+            keep_rows = (keep.unsqueeze(1) * k + torch.arange(k, device=device)).view(-1)  # (A'*K,)
+            alive, live = alive[keep], live[keep]
+            memory, state = memory.select(keep_rows), state.select(keep_rows)
+            prev, tokens, attention = prev[keep_rows], tokens[keep_rows], attention[keep_rows]
+    return done.nbest_lists(src_len, nbest)
+
+
+@dataclass
+class Finished:
+    """The K best finished hypotheses of each sentence of a batch, best first."""
+
+    score: torch.Tensor  # (B, K) penalised; -inf where there is none yet
+    log_prob: torch.Tensor  # (B, K)
+    length: torch.Tensor  # (B, K) scored steps
+    tokens: torch.Tensor  # (B, K, Tmax)
+    attention: torch.Tensor  # (B, K, Tmax, S)
+
+    def add(self, ids: torch.Tensor, score: torch.Tensor, log_prob: torch.Tensor, length: int,
+            tokens: torch.Tensor, attention: torch.Tensor) -> None:
+        """Merges candidates of sentences ids (R,) that ended after `length` steps.
+
+        score, log_prob: (R, K), score -inf where a candidate did not end; tokens
+        (R*K, length); attention (R*K, length, S).
+        """
+        r, k, steps = score.size(0), self.score.size(1), self.tokens.size(2)
+        merged = torch.cat([self.score[ids], score], dim=1)  # (R, 2K)
+        best, pick = merged.topk(k, dim=1)  # (R, K)
+        flat = (pick + torch.arange(r, device=pick.device).unsqueeze(1) * 2 * k).view(-1)  # (R*K,)
+        pad = steps - length
+        both = lambda old, new: torch.cat([old, new.view(r, k, *new.shape[1:])], dim=1)  # noqa: E731
+        take = lambda x: x.flatten(0, 1)[flat].view(r, k, *x.shape[2:])  # noqa: E731
+        self.log_prob[ids] = take(both(self.log_prob[ids], log_prob.reshape(-1)))
+        self.length[ids] = take(both(self.length[ids], torch.full((r * k,), length, device=pick.device)))
+        self.tokens[ids] = take(both(self.tokens[ids], torch.nn.functional.pad(tokens, (0, pad))))
+        self.attention[ids] = take(both(self.attention[ids],
+                                        torch.nn.functional.pad(attention, (0, 0, 0, pad))))
+        self.score[ids] = best
+
+    def nbest_lists(self, src_len: torch.Tensor, nbest: int) -> list[list[Hypothesis]]:
+        """The n best of each sentence as Hypothesis objects, EOS dropped."""
+        score, log_prob, length = self.score.cpu(), self.log_prob.cpu(), self.length.tolist()
+        tokens, attention, src_len = self.tokens.cpu(), self.attention.cpu(), src_len.tolist()
+        out = []
+        for i in range(score.size(0)):
+            hyps = []
+            for j in range(nbest):
+                if score[i, j] == NEG_INF:
+                    break
+                n = length[i][j]
+                row = tokens[i, j, :n].tolist()
+                if row and row[-1] == EOS:
+                    row = row[:-1]
+                hyps.append(Hypothesis(row, float(score[i, j]), float(log_prob[i, j]),
+                                       attention[i, j, :n, : src_len[i]]))
+            out.append(hyps)
+        return out

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -253,7 +253,9 @@ class Trainer:
         cfg, p = self.config.train, self.progress
         started = time.perf_counter()
         loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
-        translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size)
+        greedy = replace(self.config.search, beam=1)  # validation BLEU is greedy: fast, and stable to compare
+        translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size,
+                                search=greedy)
         score = bleu(translator.translate(valid.src_text), valid.tgt_text)
         improved = not final and score.score > p.best_bleu
         if improved:

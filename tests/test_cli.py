@@ -53,6 +53,40 @@ def test_translate_keeps_lines_through_stdin_and_files(trained, tmp_path):
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
+def test_translate_nbest_prints_exactly_n_lines_per_input_line(trained):
+    lines = ["The dog sees a cat.", "", "Some kings follow the girls."]
+    data = ("\n".join(lines) + "\n").encode()
+    result = run("translate", "-m", trained, "--beam", 4, "--nbest", 3, input=data)
+    assert result.exit_code == 0, result.output
+    rows = [row.split("\t") for row in result.stdout.splitlines()]
+    assert len(rows) == 3 * len(lines) and all(len(row) == 4 for row in rows)
+    assert [(int(r[0]), int(r[1])) for r in rows] == [(i, k) for i in (1, 2, 3) for k in (1, 2, 3)]
+    for i in (0, 2):  # real lines: sorted scores, distinct texts
+        scores = [float(r[2]) for r in rows[3 * i:3 * i + 3]]
+        assert scores == sorted(scores, reverse=True) and len({r[3] for r in rows[3 * i:3 * i + 3]}) == 3
+    assert [r[2:] for r in rows[3:6]] == [["0.0000", ""], ["-inf", ""], ["-inf", ""]]  # the blank line
+    best = run("translate", "-m", trained, "--beam", 4, "--scores", input=data)
+    assert best.exit_code == 0, best.output
+    assert [row.split("\t") for row in best.stdout.splitlines()] == [r[2:] for r in rows if r[1] == "1"]
+    plain = run("translate", "-m", trained, "--beam", 4, input=data)
+    assert plain.stdout.splitlines() == [r[3] for r in rows if r[1] == "1"]
+
+
+def test_search_options_change_the_output_and_are_checked(trained):
+    data = b"The dog sees a cat.\nSome kings follow the girls.\n"
+    greedy = run("translate", "-m", trained, "--beam", 1, "--scores", input=data)
+    assert greedy.exit_code == 0, greedy.output
+    short = run("translate", "-m", trained, "--beam", 1, "--max-len-a", 0, "--max-len-b", 2, input=data)
+    assert all(len(line.split()) <= 2 for line in short.stdout.splitlines())
+    result = run("translate", "-m", trained, "--beam", 2, "--nbest", 3, input=data)
+    assert result.exit_code == 1 and "--nbest 3 is larger than the beam (2)" in result.output
+    assert run("translate", "-m", trained, "--nbest", 2, "--scores", input=data).exit_code == 2
+    assert run("translate", "-m", trained, "--beam", 0, input=data).exit_code == 2
+    assert run("translate", "-m", trained, "--length-penalty", "avg", input=data).exit_code == 2
+    result = run("translate", "-m", trained, "--max-len-a", 0, "--max-len-b", 0, input=data)
+    assert result.exit_code == 1 and "cannot both be 0" in result.output
+
+
 def test_eval_scores_a_model_and_a_file(trained, demo_corpus, tmp_path):
     result = run("eval", "-m", trained, "--src", demo_corpus / "valid.src", "--ref", demo_corpus / "valid.tgt",
                  "--json")

@@ -82,3 +82,17 @@ def test_a_checkpoints_config_is_taken_as_written(tmp_path, monkeypatch):
     monkeypatch.setenv("S2S_DATA", "/elsewhere")
     config = from_dict({"data": {"train": "/data/$weird/train", "valid": "/corpora/val"}})
     assert config.data.train == "/data/$weird/train"
+
+
+@pytest.mark.parametrize("override,key", [("search.beam=0", "search.beam"),
+                                          ("search.length_penalty=avg", "search.length_penalty"),
+                                          ("search.alpha=-1", "search.alpha"),
+                                          ("search.min_len=-2", "search.min_len")])
+def test_search_settings_are_checked(tmp_path, override, key):
+    with pytest.raises(UserError, match=f"'{key}'"):
+        load_config(write(tmp_path, BASE), [override])
+
+
+def test_a_config_without_a_search_section_gets_beam_5(tmp_path):
+    config = from_dict({"data": {"train": "a", "valid": "b"}})
+    assert config.search.beam == 5 and config.search.length_penalty == "length"

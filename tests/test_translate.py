@@ -6,15 +6,17 @@ import torch
 
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.model import Seq2Seq
-from s2s.translate import Translator
+from s2s.config import SearchConfig
+from s2s.translate import Translator, nbest_lines
 
 
-def translator(tokenizer, batch_size=3) -> Translator:
+def translator(tokenizer, batch_size=3, beam=5) -> Translator:
     torch.manual_seed(0)
     config = ModelConfig(embed_dim=16, dropout=0.0, encoder=EncoderConfig(hidden_size=8),
                          decoder=DecoderConfig(hidden_size=16))
     model = Seq2Seq.from_config(config, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-    return Translator(model.eval(), tokenizer, torch.device("cpu"), batch_size=batch_size)
+    return Translator(model.eval(), tokenizer, torch.device("cpu"), batch_size=batch_size,
+                      search=SearchConfig(beam=beam))
 
 
 @dataclass(frozen=True)
@@ -81,3 +83,29 @@ def test_a_real_model_gives_duplicates_the_same_translation(tokenizer):
 
 def test_only_blank_lines(tokenizer):
     assert translator(tokenizer).translate(["", " ", "\t"]) == ["", "", ""]
+
+
+def test_copying_survives_beam_and_greedy_search(tokenizer):
+    for beam in (1, 2, 5):
+        t = copier(tokenizer, 3)
+        t.search = SearchConfig(beam=beam)
+        assert t.translate(LINES) == EXPECTED
+
+
+def test_nbest_lists_keep_their_input_line(tokenizer):
+    t = translator(tokenizer, beam=4)
+    found = t.nbest(LINES, 3)
+    assert len(found) == len(LINES)
+    assert [best[0].text for best in found] == t.translate(LINES)
+    for line, translations in zip(LINES, found):
+        if not line.strip():
+            assert [(x.text, x.score, x.hypothesis) for x in translations] == [("", 0.0, None)]
+        else:
+            assert len(translations) == 3
+            scores = [x.score for x in translations]
+            assert scores == sorted(scores, reverse=True)
+    rows = [row for i, f in enumerate(found, 1) for row in nbest_lines(i, f, 3)]
+    assert len(rows) == 3 * len(LINES)
+    assert rows[3:6] == ["2\t1\t0.0000\t", "2\t2\t-inf\t", "2\t3\t-inf\t"]
+    streamed = list(t.stream(iter(LINES), 3))
+    assert [[(x.text, x.score) for x in f] for f in streamed] == [[(x.text, x.score) for x in f] for f in found]
