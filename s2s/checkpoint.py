@@ -39,8 +39,9 @@ def resolve(model: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Reads a checkpoint written by `save`, refusing anything else."""
+def load(path: str | Path, map_location: str | torch.device = "cpu",
+         require: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Reads a checkpoint written by `save`, refusing anything else or one lacking `require`."""
     path = Path(path)
     try:
         content = torch.load(path, map_location=map_location, weights_only=True)
@@ -48,5 +49,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{path} is not a readable s2s checkpoint: {first}") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
+        found = content.get("format") if isinstance(content, dict) else None
+        if isinstance(found, str) and found.startswith("s2s-checkpoint-"):
+            raise UserError(f"{path} is an s2s checkpoint of format {found}, which this version of "
+                            f"s2s cannot read (it reads {FORMAT})")
         raise UserError(f"{path} is not an s2s checkpoint (expected format {FORMAT})")
+    missing = [key for key in require if key not in content]
+    if missing:
+        raise UserError(f"{path} is an incomplete s2s checkpoint: it has no {', '.join(missing)}")
     return content

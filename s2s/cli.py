@@ -14,20 +14,27 @@ import torch
 
 from s2s import __version__
 from s2s.atomic import atomic_file
-from s2s.errors import UserError
+from s2s.errors import Interrupted, UserError
 from s2s.metrics import WIDTH
 
 log = logging.getLogger("s2s")
 
 
 class Group(click.Group):
-    """Turns a user's mistake (UserError) into a one-line message and exit status 1."""
+    """Turns a user's mistake (UserError) into a one-line message and exit status 1, and a
+    signal that stopped a command into a message and 128 + the signal number."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as e:
             raise click.ClickException(str(e)) from None
+        except Interrupted as e:  # training saved last.pt and stopped
+            click.echo(str(e), err=True)
+            ctx.exit(128 + e.signum)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -63,6 +70,16 @@ SEARCH_OPTIONS = (
     click.option("--max-len-a", type=click.FloatRange(min=0), help="At most a*source_length + b tokens: a."),
     click.option("--max-len-b", type=click.IntRange(min=0), help="At most a*source_length + b tokens: b."),
 )
+
+
+utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replace"]), default="strict",
+                           show_default=True,
+                           help="Invalid UTF-8 in the input: stop with an error naming the line and "
+                                "byte (strict), or read it as U+FFFD characters (replace).")
+split_option = click.option("--max-src-len", type=click.IntRange(min=0),
+                            help="Split lines longer than this many source pieces at sentence, "
+                                 "clause or word boundaries and join the translations (default: the "
+                                 "run's data.max_len; 0 never splits).")
 
 
 def search_options(command):
@@ -160,9 +177,12 @@ def _write_lines(lines: Iterable[str], output: str) -> None:
                    "input line, 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'.")
 @click.option("--scores", is_flag=True, help="Print 'SCORE<TAB>TEXT' for the best translation.")
 @search_options
+@split_option
+@utf8_option
 @batch_option
 @device_option
-def translate(model, input_file, output, nbest, scores, batch_size, device, **search) -> None:
+def translate(model, input_file, output, nbest, scores, max_src_len, utf8_errors, batch_size, device,
+              **search) -> None:
     """Translate text: one output line per input line, in order (beam search, beam 5).
 
     \b
@@ -178,12 +198,17 @@ def translate(model, input_file, output, nbest, scores, batch_size, device, **se
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     translator = Translator.load(model, _device(device), batch_size=batch_size)
     _search(translator, **search)
+    if max_src_len is not None:
+        translator.max_src_len = max_src_len
     beam = translator.search.beam
     if nbest is not None and nbest > beam:
         raise UserError(f"--nbest {nbest} is larger than the beam ({beam}); raise --beam to at least {nbest}")
     if nbest is not None and scores:
         raise click.UsageError("--nbest output already has scores; drop --scores")
-    lines = iter_lines(sys.stdin.buffer, "<stdin>") if input_file == "-" else read_lines(input_file)
+    if input_file == "-":
+        lines = iter_lines(sys.stdin.buffer, "<stdin>", utf8_errors)
+    else:
+        lines = read_lines(input_file, utf8_errors)
     if nbest is not None:
         out = (row for i, found in enumerate(translator.stream(lines, nbest), 1)
                for row in nbest_lines(i, found, nbest))
@@ -191,7 +216,12 @@ def translate(model, input_file, output, nbest, scores, batch_size, device, **se
         out = (scored_line(found[0]) for found in translator.stream(lines))
     else:
         out = translator.translate_stream(lines)
-    _write_lines(out, output)
+    try:
+        _write_lines(out, output)
+    except UserError as e:
+        if output != "-":
+            raise UserError(f"{e}; {output} was not written") from None
+        raise UserError(f"{e}; the output is incomplete (it stops before that line's chunk)") from None
 
 
 @main.command(name="eval", short_help="Score translations with BLEU and chrF.")
@@ -207,9 +237,10 @@ def translate(model, input_file, output, nbest, scores, batch_size, device, **se
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
 @click.option("-b", "--score-only", is_flag=True, help="Print the scores alone, one per line.")
 @search_options
+@split_option
 @batch_option
 @device_option
-def evaluate(ref, hyp, model, src, as_json, score_only, batch_size, device, **search) -> None:
+def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size, device, **search) -> None:
     """Score translations with BLEU and chrF (sacrebleu, signatures included).
 
     \b
@@ -234,6 +265,8 @@ def evaluate(ref, hyp, model, src, as_json, score_only, batch_size, device, **se
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
         translator = Translator.load(model, _device(device), batch_size=batch_size)
         _search(translator, **search)
+        if max_src_len is not None:
+            translator.max_src_len = max_src_len
         if src is None:
             data = translator.config.data
             if not data.test:

@@ -140,10 +140,11 @@ class TrainConfig:
     lr_patience: int = 2  # validations without improvement before decaying
     min_lr: float = 1e-5
     log_every: int = 100
+    max_nonfinite: int = 10  # steps in a row with a NaN/inf loss or gradient before stopping
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
-                    "log_every"):
+                    "log_every", "max_nonfinite"):
             _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
         _check(self.lr > 0, "train.lr", "must be positive")
         _check(self.clip_norm >= 0, "train.clip_norm", "must be >= 0 (0 turns clipping off)")

@@ -35,17 +35,22 @@ def split_path(prefix: str, lang: str) -> Path:
     raise UserError(f"file not found: {plain} (nor {packed.name})")
 
 
-def iter_lines(handle: BinaryIO, name: str) -> Iterator[str]:
-    """Yields the lines of a binary UTF-8 stream without line ends; bad UTF-8 names the line."""
+def iter_lines(handle: BinaryIO, name: str, errors: str = "strict") -> Iterator[str]:
+    """Yields the lines of a binary UTF-8 stream without line ends (LF or CRLF).
+
+    Invalid UTF-8 is an error naming the line and byte, or with errors="replace" becomes
+    U+FFFD replacement characters.
+    """
     for number, raw in enumerate(handle, start=1):
         try:
-            text = raw.decode("utf-8")
+            text = raw.decode("utf-8", errors=errors)
         except UnicodeDecodeError as e:
-            raise UserError(f"{name}:{number}: invalid UTF-8 at byte {e.start} of the line") from None
+            raise UserError(f"{name}:{number}: invalid UTF-8 at byte {e.start} of the line "
+                            f"(counting from 0: byte 0x{raw[e.start]:02x})") from None
         yield text.rstrip("\r\n")
 
 
-def read_lines(path: str | Path) -> Iterator[str]:
+def read_lines(path: str | Path, errors: str = "strict") -> Iterator[str]:
     """Yields the lines of a UTF-8 text file (gzipped if it ends in .gz), without line ends."""
     path = Path(path)
     try:
@@ -54,7 +59,7 @@ def read_lines(path: str | Path) -> Iterator[str]:
         raise UserError(f"cannot read {path}: {e.strerror}") from None
     with handle:
         try:
-            yield from iter_lines(handle, str(path))
+            yield from iter_lines(handle, str(path), errors)
         except (OSError, EOFError) as e:  # a damaged .gz fails only once it is read
             raise UserError(f"cannot read {path}: {e}") from None
 

@@ -2,13 +2,18 @@
 checkpoints, decays the learning rate, stops early and resumes exactly.
 
 The run directory keeps `config.yaml`, `train.log`, `last.pt` (everything needed to
-resume) and `best.pt` (the checkpoint with the best validation BLEU).
+resume) and `best.pt` (the checkpoint with the best validation BLEU). SIGINT (Ctrl-C) or
+SIGTERM writes `last.pt` after the current step and stops (`Interrupted`); a step whose
+loss or gradient is not finite is skipped, and too many in a row stop training
+(`Diverged`) with the checkpoints as they were.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -21,7 +26,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from s2s import checkpoint
 from s2s.config import Config, dump_config, from_dict
 from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
-from s2s.errors import UserError
+from s2s.errors import Interrupted, UserError
 from s2s.metrics import bleu
 from s2s.model import Seq2Seq
 from s2s.tokenizer import PAD, Tokenizer
@@ -32,7 +37,36 @@ log = logging.getLogger(__name__)
 # `train` keys that may change on --resume without breaking what was saved (the optimiser,
 # schedule and data order would silently ignore or contradict a change to the others).
 RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "valid_every", "valid_batch_size",
-                     "log_every"}
+                     "log_every", "max_nonfinite"}
+
+
+class Diverged(UserError):
+    """Too many steps in a row had a non-finite loss or gradient."""
+
+
+class StopSignals:
+    """While active, SIGINT and SIGTERM only set `received`, so that training can save and
+    stop between steps; a second signal acts at once (Ctrl-C twice quits without saving)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.received: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        self.received = signum
+        for sig, handler in self._previous.items():  # the next one is not caught
+            signal.signal(sig, handler)
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():  # handlers only work there
+            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -45,6 +79,7 @@ class Progress:
     best_bleu: float = -1.0
     best_step: int = 0
     bad_validations: int = 0  # validations since the best one
+    skipped_steps: int = 0  # steps whose loss or gradient was not finite (no update made)
     history: list[dict] = field(default_factory=list)
 
 
@@ -91,6 +126,8 @@ class Trainer:
         self.resumed: dict | None = None
         self.train_text: tuple[list[str], list[str]] = ([], [])
         self.fingerprints: dict[str, str] = {}
+        self.signals = StopSignals()
+        self.nonfinite_in_row = 0
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -102,8 +139,11 @@ class Trainer:
         if not resume and last.exists():
             raise UserError(f"{self.run_dir} already holds a run ({last}); pass --resume to "
                             "continue it, or -o to train into another directory")
+        for stale in self.run_dir.glob(".*.pt.*.tmp"):  # a write cut short by a crash or SIGKILL
+            stale.unlink(missing_ok=True)
         if resume:
-            self.resumed = checkpoint.load(last)
+            self.resumed = checkpoint.load(last, require=("config", "tokenizer", "model", "progress",
+                                                          "train_state", "fingerprints"))
             self._check_compatible(from_dict(self.resumed["config"]))
         data = self.config.data
         self.train_text = read_parallel(split_path(data.train, data.src_lang),
@@ -177,9 +217,17 @@ class Trainer:
             log.info("the run has already finished (step %d); raise train.max_steps or "
                      "train.patience to train further", p.step)
         model.train()
-        with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), bar:
+        with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), bar, self.signals:
             while not stop and p.epoch < cfg.max_epochs:
                 stop = self._train_epoch(model, optimizer, train, bar, validate)
+                if self.signals.received is not None:
+                    self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
+                    log.info("stopped by %s at step %d; last.pt saved",
+                             signal.Signals(self.signals.received).name, p.step)
+                    raise Interrupted(self.signals.received,
+                                      f"{signal.Signals(self.signals.received).name} received: stopped "
+                                      f"at step {p.step} and saved {self.run_dir / checkpoint.LAST}; "
+                                      f"continue with: s2s train -o {self.run_dir} --resume")
         if not p.history or p.history[-1]["step"] != p.step:
             # off the regular schedule, unless it is the run's only validation
             self._validate(model, optimizer, scheduler, valid, final=bool(p.history))
@@ -196,14 +244,20 @@ class Trainer:
                      len(batches), len(train) / len(batches))
         window = Window()
         while p.batch_in_epoch < len(batches):
+            if self.signals.received is not None:
+                return True
             batch = train.batch(batches[p.batch_in_epoch]).to(self.device)
             loss = self._update(model, optimizer, batch)
             p.step, p.batch_in_epoch = p.step + 1, p.batch_in_epoch + 1
-            window.tokens, window.loss, window.steps = (window.tokens + batch.n_tokens,
-                                                        window.loss + loss, window.steps + 1)
+            if loss is None:
+                self._skipped()
+            else:
+                self.nonfinite_in_row = 0
+                window.loss, window.steps = window.loss + loss, window.steps + 1
+            window.tokens += batch.n_tokens
             bar.update(1)
             due = p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0
-            if due:
+            if due and window.steps:
                 self._log_window(window, optimizer, bar)
             if p.step % cfg.valid_every == 0 and validate():
                 return True
@@ -224,18 +278,37 @@ class Trainer:
         log.info("step %d | epoch %d | loss %s | %s tok/s | lr %s", p.step, p.epoch,
                  stats["loss"], stats["tok/s"], stats["lr"])
 
-    def _update(self, model: Seq2Seq, optimizer: torch.optim.Optimizer, batch: Batch) -> float:
-        """One optimisation step; returns the mean per-token training loss."""
+    def _update(self, model: Seq2Seq, optimizer: torch.optim.Optimizer, batch: Batch) -> float | None:
+        """One optimisation step; returns the mean per-token training loss, or None when the
+        loss or the gradient is not finite (no update is made then)."""
         cfg = self.config.train
         logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
         n_tgt = int((batch.tgt_out != PAD).sum())
         loss = token_loss(logits, batch.tgt_out, cfg.label_smoothing) / n_tgt
         optimizer.zero_grad(set_to_none=True)
+        if not torch.isfinite(loss):
+            return None
         loss.backward()
-        if cfg.clip_norm > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
+        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm or math.inf)
+        if not torch.isfinite(norm):
+            optimizer.zero_grad(set_to_none=True)
+            return None
         optimizer.step()
         return loss.item()
+
+    def _skipped(self) -> None:
+        """Counts a step without an update; too many in a row stop training."""
+        p, limit = self.progress, self.config.train.max_nonfinite
+        p.skipped_steps += 1
+        self.nonfinite_in_row += 1
+        log.warning("step %d: the loss or gradient is not finite; update skipped (%d in a row, %d "
+                    "in all)", p.step, self.nonfinite_in_row, p.skipped_steps)
+        if self.nonfinite_in_row >= limit:
+            kept = [name for name in (checkpoint.LAST, checkpoint.BEST) if (self.run_dir / name).is_file()]
+            raise Diverged(f"training stopped at step {p.step}: the loss or gradient was not finite in "
+                           f"{limit} steps in a row (train.max_nonfinite). The checkpoints were left as "
+                           f"they were ({', '.join(kept) or 'none written yet'} in {self.run_dir}); "
+                           "try a lower train.lr or check the training data")
 
     # -- validation and checkpoints -------------------------------------------------------
 
@@ -265,25 +338,36 @@ class Trainer:
         if not final:
             scheduler.step(score.score)
         record = {"step": p.step, "valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
-                  "valid_bleu": score.score, "lr": optimizer.param_groups[0]["lr"],
+                  "valid_bleu": score.score, "bleu_signature": score.signature, "lr": optimizer.param_groups[0]["lr"],
                   "seconds": time.perf_counter() - started, "final": final}
         p.history.append(record)
         log.info("validation at step %d | loss %.3f | ppl %.2f | BLEU %.2f%s | best %.2f at step %d "
                  "| %.1f s", p.step, loss, record["valid_ppl"], score.score,
                  " (new best)" if improved else "", p.best_bleu, p.best_step, record["seconds"])
-        meta = {"step": p.step, "valid_bleu": score.score, "bleu_signature": score.signature,
-                "valid_loss": loss, "best_bleu": p.best_bleu, "best_step": p.best_step}
+        meta = self._meta()
         if improved:
             checkpoint.save(self.run_dir / checkpoint.BEST, self._content(model, meta))
-        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "rng": self._rng_state()}
-        checkpoint.save(self.run_dir / checkpoint.LAST,
-                        {**self._content(model, meta), "progress": asdict(p), "train_state": state,
-                         "fingerprints": self.fingerprints})
+        self._save_last(model, optimizer, scheduler, meta)
         if self._patience_spent():
             log.info("stopping early: no better validation BLEU in %d validations", p.bad_validations)
             return True
         return False
+
+    def _meta(self, interrupted: bool = False) -> dict:
+        """What a checkpoint says about itself: its step and the latest validation scores."""
+        p = self.progress
+        last = p.history[-1] if p.history else {}
+        return {"step": p.step, "valid_step": last.get("step"), "valid_bleu": last.get("valid_bleu"),
+                "bleu_signature": last.get("bleu_signature"), "valid_loss": last.get("valid_loss"),
+                "best_bleu": p.best_bleu, "best_step": p.best_step, "interrupted": interrupted}
+
+    def _save_last(self, model, optimizer, scheduler, meta: dict) -> None:
+        """Writes last.pt: the model and everything --resume needs to continue exactly."""
+        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                 "rng": self._rng_state()}
+        checkpoint.save(self.run_dir / checkpoint.LAST,
+                        {**self._content(model, meta), "progress": asdict(self.progress),
+                         "train_state": state, "fingerprints": self.fingerprints})
 
     def _content(self, model: Seq2Seq, meta: dict) -> dict:
         return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
@@ -297,12 +381,17 @@ class Trainer:
 
     def _restore(self, model, optimizer, scheduler) -> None:
         content = self.resumed
-        model.load_state_dict(content["model"])
-        optimizer.load_state_dict(content["train_state"]["optimizer"])
-        scheduler.load_state_dict(content["train_state"]["scheduler"])
-        self.progress = Progress(**content["progress"])
-        rng = content["train_state"]["rng"]
-        torch.set_rng_state(rng["torch"])
+        try:
+            model.load_state_dict(content["model"])
+            optimizer.load_state_dict(content["train_state"]["optimizer"])
+            scheduler.load_state_dict(content["train_state"]["scheduler"])
+            self.progress = Progress(**content["progress"])
+            rng = content["train_state"]["rng"]
+            torch.set_rng_state(rng["torch"])
+        except (RuntimeError, ValueError, TypeError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"--resume: {self.run_dir / checkpoint.LAST} does not fit this version of "
+                            f"s2s or its own config: {first}") from None
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
 

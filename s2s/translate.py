@@ -1,14 +1,19 @@
 """Translating text with a trained checkpoint: raw lines in, detokenized lines out.
 
 Exactly one translation (or n-best list) per input line, in order; an empty or blank line
-gives an empty translation. Lines are encoded and translated a chunk at a time, sorted by
-length inside the chunk so that batches hold similar lengths, and put back in input order.
+gives an empty translation, and no translation contains a line break. Lines are encoded
+and translated a chunk at a time, sorted by length inside the chunk so that batches hold
+similar lengths, and put back in input order. A line longer than the model's limit is
+split into parts (`s2s.segment`) whose translations are joined.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+import logging
 import math
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +23,15 @@ from s2s import checkpoint
 from s2s.config import Config, SearchConfig, from_dict
 from s2s.data import source_batch
 from s2s.model import Seq2Seq
+from s2s.errors import UserError
 from s2s.search import Hypothesis, search
+from s2s.segment import split_line
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
+log = logging.getLogger(__name__)
+
 CHUNK_BATCHES = 50  # batches' worth of lines read, sorted and translated at a time
+LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
 
 
 @dataclass(frozen=True)
@@ -29,8 +39,8 @@ class Translation:
     """One translation of a line: detokenized text, its search score and hypothesis."""
 
     text: str
-    score: float  # log-probability / length penalty; 0 for a blank line's empty translation
-    hypothesis: Hypothesis | None  # None for a blank line (the model is not run)
+    score: float  # log-probability / length penalty (summed over parts); 0 for a blank line
+    hypothesis: Hypothesis | None  # None for a blank line or one translated in parts
 
 
 @dataclass
@@ -42,52 +52,99 @@ class Translator:
     device: torch.device
     batch_size: int = 64
     search: SearchConfig = field(default_factory=SearchConfig)
+    max_src_len: int = 0  # source pieces per part: longer lines are split (0 = never split)
     config: Config | None = None  # the run's config, when loaded from a checkpoint
 
     @classmethod
     def load(cls, model_path: str | Path, device: torch.device, **settings) -> "Translator":
         """Loads a checkpoint file or a run directory's best checkpoint.
 
-        Search settings default to the run's `search` section; `settings` override them.
+        Search settings default to the run's `search` section and the split limit to its
+        `data.max_len` (the longest sentences it was trained on); `settings` override them.
         """
-        content = checkpoint.load(checkpoint.resolve(model_path), map_location="cpu")
-        config = from_dict(content["config"])
-        tokenizer = Tokenizer.from_state(content["tokenizer"])
-        model = Seq2Seq.from_config(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-        model.load_state_dict(content["model"])
+        path = checkpoint.resolve(model_path)
+        content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
+        try:
+            config = from_dict(content["config"])
+            tokenizer = Tokenizer.from_state(content["tokenizer"])
+            model = Seq2Seq.from_config(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+            model.load_state_dict(content["model"])
+        except (UserError, RuntimeError, ValueError, TypeError, KeyError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise UserError(f"{path}: the checkpoint's parts do not fit together: {first}") from None
         settings.setdefault("search", config.search)
+        settings.setdefault("max_src_len", config.data.max_len)
         return cls(model.to(device).eval(), tokenizer, device, config=config, **settings)
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines (1-best); blank lines come back empty."""
         return [best[0].text for best in self.nbest(lines, 1)]
 
-    def nbest(self, lines: list[str], n: int) -> list[list[Translation]]:
-        """The n best translations of each line, best first (fewer where fewer exist)."""
+    def nbest(self, lines: list[str], n: int, first_line: int = 1) -> list[list[Translation]]:
+        """The n best translations of each line, best first (fewer where fewer exist).
+
+        A line split into parts gets one translation: its parts' best ones joined. Lines
+        are numbered from `first_line` in what is logged about them.
+        """
         out: list[list[Translation]] = [[Translation("", 0.0, None)] for _ in lines]
         todo = [i for i, line in enumerate(lines) if line.strip()]
         if not todo:
             return out
         ids = [s + [EOS] for s in self.tokenizer.encode_src([lines[i] for i in todo])]
-        order = sorted(range(len(todo)), key=lambda k: -len(ids[k]))
+        units: list[list[int]] = []  # what search translates: whole lines, or parts of long ones
+        owner: list[int] = []  # the position in `todo` each unit belongs to
+        for k, seq in enumerate(ids):
+            if self.max_src_len and len(seq) - 1 > self.max_src_len:
+                parts = self._split(lines[todo[k]], len(seq) - 1, first_line + todo[k])
+                units += [p + [EOS] for p in self.tokenizer.encode_src(parts)]
+                owner += [k] * len(parts)
+            else:
+                units.append(seq)
+                owner.append(k)
+        found = self._search(units, n)
+        whole = [n_parts == 1 for n_parts in Counter(owner).values()]  # keys are 0.. in order
+        joined: dict[int, list[Translation]] = {}
+        for u, k in enumerate(owner):
+            if whole[k]:
+                out[todo[k]] = found[u]
+            else:
+                joined.setdefault(k, []).append(found[u][0])
+        for k, parts in joined.items():
+            text = " ".join(p.text for p in parts if p.text)
+            out[todo[k]] = [Translation(text, sum(p.score for p in parts), None)]
+        return out
+
+    def _split(self, line: str, length: int, number: int) -> list[str]:
+        count = lambda text: len(self.tokenizer.encode_src([text])[0])  # noqa: E731
+        parts = split_line(line, count, self.max_src_len)
+        log.warning("line %d: %d source pieces is more than the model's limit of %d; translated "
+                    "in %d parts, joined", number, length, self.max_src_len, len(parts))
+        return parts
+
+    def _search(self, units: list[list[int]], n: int) -> list[list[Translation]]:
+        """n-best lists for encoded sources (EOS included), batched by similar length."""
+        order = sorted(range(len(units)), key=lambda u: -len(units[u]))
+        found: list[list[Translation]] = [[] for _ in units]
         was_training = self.model.training
         self.model.eval()
         try:
             for start in range(0, len(order), self.batch_size):
                 group = order[start:start + self.batch_size]
-                src, src_len = source_batch([ids[k] for k in group])
-                found = search(self.model, src.to(self.device), src_len, self.search, nbest=n)
-                for k, hyps in zip(group, found):
-                    texts = self.tokenizer.decode_tgt([h.tokens for h in hyps])
-                    out[todo[k]] = [Translation(t, h.score, h) for t, h in zip(texts, hyps)]
+                src, src_len = source_batch([units[u] for u in group])
+                results = search(self.model, src.to(self.device), src_len, self.search, nbest=n)
+                texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
+                for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
+                    found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h) for h in hyps]
         finally:
             self.model.train(was_training)
-        return out
+        return found
 
     def stream(self, lines: Iterable[str], n: int = 1) -> Iterator[list[Translation]]:
         """n-best lists for a stream, chunk by chunk, so memory stays flat on large files."""
+        done = 0
         for chunk in chunks(lines, self.batch_size * CHUNK_BATCHES):
-            yield from self.nbest(chunk, n)
+            yield from self.nbest(chunk, n, first_line=done + 1)
+            done += len(chunk)
 
     def translate_stream(self, lines: Iterable[str]) -> Iterator[str]:
         """1-best texts for a stream."""

@@ -87,6 +87,49 @@ def test_search_options_change_the_output_and_are_checked(trained):
     assert result.exit_code == 1 and "cannot both be 0" in result.output
 
 
+def test_translate_keeps_every_line_of_messy_input(trained, tmp_path):
+    data = b"one\r\ntwo\r\n\r\n  \t \nnul \x00 byte\nctrl \x01\x1b\n\xf0\x9f\x98\x80 emoji\nlast without newline"
+    result = run("translate", "-m", trained, "--beam", 2, input=data)
+    assert result.exit_code == 0, result.output
+    out = result.stdout.split("\n")
+    assert len(out) == 8 + 1 and out[-1] == "" and out[2] == out[3] == ""
+    (tmp_path / "one.txt").write_bytes(b"just one line")
+    result = run("translate", "-m", trained, "-i", tmp_path / "one.txt")
+    assert result.exit_code == 0 and result.stdout.count("\n") == 1
+
+
+def test_invalid_utf8_is_named_or_replaced_never_half_written(trained, tmp_path):
+    data = b"fine\nbad \xff here\nfine\n"
+    result = run("translate", "-m", trained, input=data)
+    assert result.exit_code == 1 and "<stdin>:2: invalid UTF-8 at byte 4" in result.output
+    assert "Traceback" not in result.output
+    (tmp_path / "in.txt").write_bytes(data)
+    result = run("translate", "-m", trained, "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt")
+    assert result.exit_code == 1 and "in.txt:2: invalid UTF-8" in result.output and "was not written" in result.output
+    assert not (tmp_path / "out.txt").exists() and list(tmp_path.iterdir()) == [tmp_path / "in.txt"]
+    result = run("translate", "-m", trained, "-i", tmp_path / "in.txt", "--utf8-errors", "replace")
+    assert result.exit_code == 0 and result.stdout.count("\n") == 3
+
+
+def test_damaged_checkpoints_are_one_line_errors(trained, tmp_path):
+    import torch
+    from s2s import checkpoint
+    data = (trained / "best.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    result = run("translate", "-m", tmp_path / "cut.pt", input=b"hello\n")
+    assert result.exit_code == 1 and "cut.pt is not a readable s2s checkpoint" in result.output
+    content = checkpoint.load(trained / "best.pt")
+    torch.save({**content, "format": "s2s-checkpoint-9"}, tmp_path / "future.pt")
+    result = run("translate", "-m", tmp_path / "future.pt", input=b"hello\n")
+    assert result.exit_code == 1 and "format s2s-checkpoint-9, which this version of s2s cannot read" in result.output
+    model = dict(content["model"])
+    model.pop(next(iter(model)))
+    checkpoint.save(tmp_path / "mixed.pt", {**content, "model": model})
+    result = run("translate", "-m", tmp_path / "mixed.pt", input=b"hello\n")
+    assert result.exit_code == 1 and "the checkpoint's parts do not fit together" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_eval_scores_a_model_and_a_file(trained, demo_corpus, tmp_path):
     result = run("eval", "-m", trained, "--src", demo_corpus / "valid.src", "--ref", demo_corpus / "valid.tgt",
                  "--json")
@@ -163,3 +206,73 @@ def test_demo_config_learns_the_demo_corpus(tmp_path):
                             check=True, capture_output=True, text=True)
     bleu = json.loads(scores.stdout)[0]["score"]
     assert bleu >= 90, f"demo BLEU {bleu}"
+
+
+def start_training(config, run_dir, *extra):
+    return subprocess.Popen([sys.executable, "-m", "s2s", "train", "-c", str(config), "-o", str(run_dir),
+                             "--quiet", *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, process, seconds=120):
+    import time
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def endless_config(demo_corpus, tmp_path):
+    """A tiny run that would go on for a long time, checkpointing every 5 steps."""
+    from dataclasses import replace
+    config = tiny_config(demo_corpus)
+    config = replace(config, train=replace(config.train, max_steps=100_000, valid_every=5,
+                                           valid_batch_size=64))
+    dump_config(config, tmp_path / "endless.yaml")
+    return tmp_path / "endless.yaml"
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_a_checkpoint_and_says_how_to_resume(endless_config, tmp_path):
+    import signal
+    from s2s import checkpoint
+    process = start_training(endless_config, tmp_path / "run")
+    wait_for(tmp_path / "run" / "last.pt", process)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    assert "SIGINT received: stopped at step" in err and "--resume" in err and "Traceback" not in err
+    step = checkpoint.load(tmp_path / "run" / "last.pt")["progress"]["step"]
+    resumed = subprocess.run([sys.executable, "-m", "s2s", "train", "-o", str(tmp_path / "run"), "--resume",
+                              "--quiet", "--set", f"train.max_steps={step + 3}"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert checkpoint.load(tmp_path / "run" / "last.pt")["progress"]["step"] == step + 3
+
+
+@pytest.mark.slow
+def test_after_sigkill_at_any_moment_resume_goes_on_from_the_last_checkpoint(endless_config, tmp_path):
+    import random
+    import signal
+    import time
+    from s2s import checkpoint
+    rng, run, steps = random.Random(0), tmp_path / "run", []
+    process = start_training(endless_config, run)
+    for _ in range(4):
+        wait_for(run / "last.pt", process)
+        time.sleep(rng.uniform(0.0, 1.5))  # anywhere: mid-step, mid-validation, mid-write
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        content = checkpoint.load(run / "last.pt")  # never half-written
+        assert not steps or content["progress"]["step"] >= steps[-1]
+        steps.append(content["progress"]["step"])
+        process = start_training(endless_config, run, "--resume")
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    step = checkpoint.load(run / "last.pt")["progress"]["step"]
+    assert step >= max(steps)
+    done = subprocess.run([sys.executable, "-m", "s2s", "train", "-o", str(run), "--resume", "--quiet",
+                           "--set", f"train.max_steps={step + 20}"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 20
+    assert not list(run.glob(".*.tmp"))

@@ -14,6 +14,20 @@ def test_unequal_line_counts_name_both_files(tmp_path):
         read_parallel(tmp_path / "t.src", tmp_path / "t.tgt")
 
 
+def test_an_empty_corpus_is_named(tmp_path):
+    (tmp_path / "e.src").write_bytes(b"")
+    (tmp_path / "e.tgt").write_bytes(b"")
+    with pytest.raises(UserError, match=r"e\.src and .*e\.tgt are empty"):
+        read_parallel(tmp_path / "e.src", tmp_path / "e.tgt")
+
+
+def test_lines_keep_everything_but_their_line_end(tmp_path):
+    (tmp_path / "x.txt").write_bytes(b"crlf\r\n\r\n \t\nnul\x00\x01\nnew\xc2\x85line\nlast")
+    assert list(read_lines(tmp_path / "x.txt")) == ["crlf", "", " \t", "nul\x00\x01", "new\x85line", "last"]
+    (tmp_path / "bad.txt").write_bytes(b"ok\nbr\xffoken\n")
+    assert list(read_lines(tmp_path / "bad.txt", errors="replace")) == ["ok", "br\ufffdoken"]
+
+
 def test_gzip_files_are_read(tmp_path):
     with gzip.open(tmp_path / "t.src.gz", "wt", encoding="utf-8") as f:
         f.write("héllo\r\nwörld\n")

@@ -113,3 +113,83 @@ def test_early_stopping_after_patience(demo_corpus, tmp_path):
     progress = train(tiny_config(demo_corpus, max_steps=200, patience=1, lr=1e-9, min_lr=0.0), tmp_path / "run")
     assert progress.step < 200
     assert progress.bad_validations == 1
+
+
+def test_sigterm_saves_last_pt_and_resume_matches_a_straight_run(small_corpus, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from s2s.errors import Interrupted
+    from s2s.train import Trainer
+
+    straight = train(tiny_config(small_corpus, max_steps=20), tmp_path / "straight")
+    before = signal.getsignal(signal.SIGTERM)
+    update = Trainer._update
+
+    def signalled(self, model, optimizer, batch):
+        if self.progress.step == 6:  # during step 7, between two validations
+            os.kill(os.getpid(), signal.SIGTERM)
+        return update(self, model, optimizer, batch)
+
+    monkeypatch.setattr(Trainer, "_update", signalled)
+    with pytest.raises(Interrupted, match=r"SIGTERM received: stopped at step 7 .*--resume") as caught:
+        train(tiny_config(small_corpus, max_steps=20), tmp_path / "split")
+    assert caught.value.signum == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+    saved = checkpoint.load(tmp_path / "split" / checkpoint.LAST)
+    assert saved["progress"]["step"] == 7 and saved["meta"]["interrupted"]
+    monkeypatch.setattr(Trainer, "_update", update)
+    resumed = train(tiny_config(small_corpus, max_steps=20), tmp_path / "split", resume=True)
+    assert resumed.step == straight.step == 20
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def poison(monkeypatch, bad_steps):
+    """Makes the training loss NaN on the given (1-based) training steps."""
+    import s2s.train
+
+    original, calls = s2s.train.token_loss, []
+
+    def loss(logits, tgt_out, smoothing):
+        value = original(logits, tgt_out, smoothing)
+        if logits.requires_grad:  # a training step, not validation
+            calls.append(1)
+            if len(calls) in bad_steps:
+                return value * float("nan")
+        return value
+
+    monkeypatch.setattr(s2s.train, "token_loss", loss)
+
+
+def test_nonfinite_steps_are_skipped_and_counted(small_corpus, tmp_path, monkeypatch):
+    poison(monkeypatch, {3, 5, 6})
+    progress = train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
+    assert progress.step == 10 and progress.skipped_steps == 3
+    assert all(bool(torch.isfinite(w).all()) for w in weights(tmp_path / "run").values())
+    assert "step 6: the loss or gradient is not finite; update skipped (2 in a row, 3 in all)" in \
+        (tmp_path / "run" / "train.log").read_text()
+
+
+def test_too_many_nonfinite_steps_stop_training_and_keep_the_checkpoints(small_corpus, tmp_path, monkeypatch):
+    train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
+    good = weights(tmp_path / "run")
+    poison(monkeypatch, set(range(1, 100)))
+    config = tiny_config(small_corpus, max_steps=30, max_nonfinite=3)
+    with pytest.raises(UserError, match=r"stopped at step 13: .* not finite in 3 steps in a row .*last\.pt"):
+        train(config, tmp_path / "run", resume=True)
+    after = checkpoint.load(tmp_path / "run" / checkpoint.LAST)
+    assert after["progress"]["step"] == 10
+    assert all(torch.equal(good[k], after["model"][k]) for k in good)
+
+
+def test_resume_from_a_damaged_last_pt_is_a_clear_error(small_corpus, tmp_path):
+    train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
+    last = tmp_path / "run" / checkpoint.LAST
+    last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
+    with pytest.raises(UserError, match="not a readable s2s checkpoint"):
+        train(tiny_config(small_corpus, max_steps=20), tmp_path / "run", resume=True)
+    content = {"format": checkpoint.FORMAT, "config": {}, "model": {}}
+    checkpoint.save(last, content)
+    with pytest.raises(UserError, match="incomplete s2s checkpoint: it has no tokenizer, progress"):
+        train(tiny_config(small_corpus, max_steps=20), tmp_path / "run", resume=True)

@@ -2,7 +2,10 @@
 
 from dataclasses import dataclass
 
+import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.model import Seq2Seq
@@ -109,3 +112,74 @@ def test_nbest_lists_keep_their_input_line(tokenizer):
     assert rows[3:6] == ["2\t1\t0.0000\t", "2\t2\t-inf\t", "2\t3\t-inf\t"]
     streamed = list(t.stream(iter(LINES), 3))
     assert [[(x.text, x.score) for x in f] for f in streamed] == [[(x.text, x.score) for x in f] for f in found]
+
+
+AWKWARD = ["", "   ", "\t", "a\ttab", "ctrl \x01\x02\x1b chars", "nul \x00 byte", "\x00",
+           "emoji \U0001F600\U0001F680", "\u0395\u03bb\u03bb\u03b7\u03bd\u03b9\u03ba\u03ac \u4e2d\u6587 "
+           "\u05e2\u05d1\u05e8\u05d9\u05ea", "line\u2028separator and\x85next", "carriage\rreturn"]
+
+
+def test_awkward_lines_each_get_exactly_one_output_line(tokenizer):
+    from s2s.translate import LINE_BREAKS
+    t = translator(tokenizer, beam=1)
+    lines = AWKWARD + ["The dog sees a cat."] + AWKWARD
+    out = t.translate(lines)
+    assert len(out) == len(lines)
+    assert not any(LINE_BREAKS.search(text) for text in out)
+    assert [out[i] for i, line in enumerate(lines) if not line.strip()] == [""] * 6
+    assert out == [t.translate([line])[0] for line in lines]  # each output is its own line's
+
+
+def test_a_line_over_the_limit_is_translated_in_full_in_parts(tokenizer, caplog):
+    long_line = " ".join(["The dog sees a cat near the river."] * 625)  # 5,000 words
+    t = copier(tokenizer, 16)
+    t.max_src_len = 30
+    with caplog.at_level("WARNING", logger="s2s"):
+        out = t.translate(["A bird.", long_line, ""])
+    assert out == ["A bird.", long_line, ""]  # the copy model gives the whole line back
+    assert "line 2: " in caplog.text and "more than the model's limit of 30; translated in" in caplog.text
+    t.max_src_len = 0
+    assert t.translate([long_line[:200]]) == [long_line[:200]]
+
+
+def test_split_lines_give_one_nbest_entry_and_keep_their_place(tokenizer):
+    t = copier(tokenizer, 4)
+    t.search, t.max_src_len = SearchConfig(beam=3), 20  # the last line has 16 pieces
+    long_line = "The dog sees a cat. Some big kings follow the girls near a river. A bird."
+    found = t.nbest(["A bird.", long_line, "The dog sees a cat."], 2)
+    assert [len(f) for f in found] == [2, 1, 2]
+    assert found[1][0].text == long_line and found[1][0].hypothesis is None
+    assert nbest_lines(2, found[1], 2)[1] == "2\t2\t-inf\t"
+
+
+@pytest.mark.slow
+def test_a_file_of_200000_lines_is_streamed(tokenizer):
+    """Input is read a chunk ahead of the output at most, so memory does not grow with the file."""
+    t = copier(tokenizer, 64)
+    t.search = SearchConfig(beam=1)
+    chunk, total, pulled = 64 * 50, 200_000, [0]
+
+    def lines():
+        for i in range(total):
+            pulled[0] += 1
+            yield "A bird." if i % 3 else "The dog sees a cat."
+
+    count = 0
+    for count, text in enumerate(t.translate_stream(lines()), 1):
+        assert pulled[0] - count < chunk
+        assert text == ("A bird." if (count - 1) % 3 else "The dog sees a cat.")
+    assert count == total
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40), max_size=8))
+def test_any_unicode_lines_get_one_output_line_each_in_order(tokenizer, lines):
+    from s2s.translate import LINE_BREAKS
+    t = translator(tokenizer, batch_size=3, beam=1)
+    t.max_src_len = 12
+    t.search = SearchConfig(beam=1, max_len_a=0.5, max_len_b=5)
+    out = t.translate(lines)
+    assert len(out) == len(lines)
+    assert not any(LINE_BREAKS.search(text) for text in out)
+    assert all(text == "" for text, line in zip(out, lines) if not line.strip())
+    assert out == [t.translate([line])[0] for line in lines]
