@@ -18,6 +18,16 @@ from s2s.errors import UserError
 
 FORMAT = "s2s-checkpoint-1"
 BEST, LAST = "best.pt", "last.pt"
+STEP_PATTERN = "step-*.pt"  # the checkpoints kept at each validation: step-0001000.pt
+
+
+def step_name(step: int) -> str:
+    return f"step-{step:07d}.pt"
+
+
+def kept(run_dir: str | Path) -> list[Path]:
+    """The run's step checkpoints, oldest first."""
+    return sorted(Path(run_dir).glob(STEP_PATTERN))
 
 
 def save(path: str | Path, content: dict[str, Any]) -> None:
@@ -58,3 +68,34 @@ def load(path: str | Path, map_location: str | torch.device = "cpu",
     if missing:
         raise UserError(f"{path} is an incomplete s2s checkpoint: it has no {', '.join(missing)}")
     return content
+
+
+def parameter_count(weights: dict[str, torch.Tensor]) -> int:
+    """Parameters in a state dict, each shared (tied) tensor counted once."""
+    seen: dict[tuple, int] = {}
+    for tensor in weights.values():
+        seen[(tensor.data_ptr(), tuple(tensor.shape))] = tensor.numel()
+    return sum(seen.values())
+
+
+def average(paths: list[Path]) -> dict[str, Any]:
+    """A checkpoint whose weights are the element-wise mean of those in `paths`.
+
+    Config, tokenizer and metadata come from the last path; all must hold the same model.
+    """
+    contents = [load(p, require=("config", "tokenizer", "model")) for p in paths]
+    newest = contents[-1]
+    for path, content in zip(paths, contents):
+        if content["config"]["model"] != newest["config"]["model"] or content["model"].keys() != newest["model"].keys():
+            raise UserError(f"{path} holds another model than {paths[-1]}: only checkpoints of one run "
+                            "can be averaged")
+    weights = {}
+    for name, tensor in newest["model"].items():
+        if tensor.is_floating_point():
+            total = sum(c["model"][name].double() for c in contents)
+            weights[name] = (total / len(contents)).to(tensor.dtype)
+        else:
+            weights[name] = tensor.clone()
+    meta = {**newest.get("meta", {}), "averaged": [str(p) for p in paths],
+            "averaged_steps": [c.get("meta", {}).get("step") for c in contents]}
+    return {"config": newest["config"], "tokenizer": newest["tokenizer"], "model": weights, "meta": meta}

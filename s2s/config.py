@@ -141,6 +141,7 @@ class TrainConfig:
     min_lr: float = 1e-5
     log_every: int = 100
     max_nonfinite: int = 10  # steps in a row with a NaN/inf loss or gradient before stopping
+    keep_checkpoints: int = 5  # step-STEP.pt files kept from the latest validations (0 = none)
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
@@ -151,6 +152,7 @@ class TrainConfig:
         _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
         _check(0.0 < self.lr_decay <= 1.0, "train.lr_decay", "must be in (0, 1]")
         _check(self.patience >= 0, "train.patience", "must be >= 0 (0 never stops early)")
+        _check(self.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0")
         _check(self.lr_patience >= 0, "train.lr_patience", "must be >= 0")
         _check(0 <= self.min_lr <= self.lr, "train.min_lr", "must be in [0, train.lr]")
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from s2s.data import read_parallel
+from tqdm import tqdm
+
+from s2s.data import read_lines, read_parallel
+from s2s.errors import UserError
 from s2s.metrics import Score, score_all
 from s2s.translate import Translator
 
@@ -15,9 +18,20 @@ def score_files(hyp_path: str | Path, ref_path: str | Path) -> list[Score]:
     return score_all(hyps, refs)
 
 
-def translate_and_score(translator: Translator, src_path: str | Path,
-                        ref_path: str | Path) -> tuple[list[str], list[Score]]:
+def score_lines(hyps: list[str], name: str, ref_path: str | Path) -> list[Score]:
+    """BLEU and chrF of hypothesis lines (read from `name`) against a reference file."""
+    refs = list(read_lines(ref_path))
+    if len(hyps) != len(refs):
+        raise UserError(f"{name} has {len(hyps)} lines but {ref_path} has {len(refs)}: "
+                        "the files must be aligned line by line")
+    return score_all(hyps, refs)
+
+
+def translate_and_score(translator: Translator, src_path: str | Path, ref_path: str | Path,
+                        progress: bool = False) -> tuple[list[str], list[Score]]:
     """Translates a source file and scores the output; returns (hypotheses, scores)."""
     srcs, refs = read_parallel(Path(src_path), Path(ref_path))
-    hyps = translator.translate(srcs)
+    found = tqdm(translator.stream(srcs), total=len(srcs), unit=" lines", disable=not progress,
+                 leave=False, desc="translating")
+    hyps = [best[0].text for best in found]
     return hyps, score_all(hyps, refs)

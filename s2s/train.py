@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
@@ -29,6 +28,7 @@ from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.errors import Interrupted, UserError
 from s2s.metrics import bleu
 from s2s.model import Seq2Seq
+from s2s.monitor import Monitor, Window
 from s2s.tokenizer import PAD, Tokenizer
 from s2s.translate import Translator
 
@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 # `train` keys that may change on --resume without breaking what was saved (the optimiser,
 # schedule and data order would silently ignore or contradict a change to the others).
 RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "valid_every", "valid_batch_size",
-                     "log_every", "max_nonfinite"}
+                     "log_every", "max_nonfinite", "keep_checkpoints"}
 
 
 class Diverged(UserError):
@@ -80,17 +80,8 @@ class Progress:
     best_step: int = 0
     bad_validations: int = 0  # validations since the best one
     skipped_steps: int = 0  # steps whose loss or gradient was not finite (no update made)
-    history: list[dict] = field(default_factory=list)
-
-
-@dataclass
-class Window:
-    """Training statistics since the last log line."""
-
-    tokens: int = 0
-    loss: float = 0.0
-    steps: int = 0
-    start: float = field(default_factory=time.perf_counter)
+    history: list[dict] = field(default_factory=list)  # one record per validation
+    train_log: list[dict] = field(default_factory=list)  # one record per log window
 
 
 def token_loss(logits: torch.Tensor, tgt_out: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -210,32 +201,40 @@ class Trainer:
                  tok.tgt_vocab_size, len(train))
         validate = lambda: self._validate(model, optimizer, scheduler, valid)  # noqa: E731
         p = self.progress
-        bar = tqdm(total=cfg.max_steps, initial=p.step, disable=not self.progress_bar, unit="step",
-                   dynamic_ncols=True, leave=False)
+        self.monitor = Monitor(self.run_dir, total_steps=cfg.max_steps, step=p.step,
+                               valid_every=cfg.valid_every, progress_bar=self.progress_bar)
         stop = p.step >= cfg.max_steps or self._patience_spent()
         if stop:
             log.info("the run has already finished (step %d); raise train.max_steps or "
                      "train.patience to train further", p.step)
         model.train()
-        with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), bar, self.signals:
-            while not stop and p.epoch < cfg.max_epochs:
-                stop = self._train_epoch(model, optimizer, train, bar, validate)
-                if self.signals.received is not None:
-                    self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
-                    log.info("stopped by %s at step %d; last.pt saved",
-                             signal.Signals(self.signals.received).name, p.step)
-                    raise Interrupted(self.signals.received,
-                                      f"{signal.Signals(self.signals.received).name} received: stopped "
-                                      f"at step {p.step} and saved {self.run_dir / checkpoint.LAST}; "
-                                      f"continue with: s2s train -o {self.run_dir} --resume")
-        if not p.history or p.history[-1]["step"] != p.step:
-            # off the regular schedule, unless it is the run's only validation
-            self._validate(model, optimizer, scheduler, valid, final=bool(p.history))
+        try:
+            with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), self.signals:
+                self._loop(model, optimizer, scheduler, train, validate, stop)
+            if not p.history or p.history[-1]["step"] != p.step:
+                # off the regular schedule, unless it is the run's only validation
+                self._validate(model, optimizer, scheduler, valid, final=bool(p.history))
+        finally:
+            self.monitor.close()
         log.info("finished at step %d; best validation BLEU %.2f at step %d", p.step,
                  p.best_bleu, p.best_step)
         return p
 
-    def _train_epoch(self, model, optimizer, train: ParallelData, bar: tqdm, validate) -> bool:
+    def _loop(self, model, optimizer, scheduler, train: ParallelData, validate, stop: bool) -> None:
+        """Epochs until a limit is reached, or a signal saves last.pt and raises Interrupted."""
+        cfg, p = self.config.train, self.progress
+        while not stop and p.epoch < cfg.max_epochs:
+            stop = self._train_epoch(model, optimizer, train, validate)
+            if self.signals.received is not None:
+                name = signal.Signals(self.signals.received).name
+                self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
+                log.info("stopped by %s at step %d; last.pt saved", name, p.step)
+                raise Interrupted(self.signals.received,
+                                  f"{name} received: stopped at step {p.step} and saved "
+                                  f"{self.run_dir / checkpoint.LAST}; continue with: "
+                                  f"s2s train -o {self.run_dir} --resume")
+
+    def _train_epoch(self, model, optimizer, train: ParallelData, validate) -> bool:
         """Trains on the rest of the current epoch; returns True when training should stop."""
         cfg, p = self.config.train, self.progress
         batches = train.epoch_batches(cfg.batch_tokens, cfg.seed, p.epoch)
@@ -254,11 +253,12 @@ class Trainer:
             else:
                 self.nonfinite_in_row = 0
                 window.loss, window.steps = window.loss + loss, window.steps + 1
-            window.tokens += batch.n_tokens
-            bar.update(1)
+            window.tokens, window.taken = window.tokens + batch.n_tokens, window.taken + 1
+            self.monitor.step()
             due = p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0
             if due and window.steps:
-                self._log_window(window, optimizer, bar)
+                p.train_log.append(self.monitor.window(window, p.step, p.epoch,
+                                                       optimizer.param_groups[0]["lr"]))
             if p.step % cfg.valid_every == 0 and validate():
                 return True
             if due:
@@ -267,16 +267,6 @@ class Trainer:
                 return True
         p.epoch, p.batch_in_epoch = p.epoch + 1, 0
         return False
-
-    def _log_window(self, window: Window, optimizer, bar: tqdm) -> None:
-        elapsed = time.perf_counter() - window.start
-        stats = {"loss": f"{window.loss / window.steps:.3f}",
-                 "tok/s": f"{window.tokens / elapsed:.0f}",
-                 "lr": f"{optimizer.param_groups[0]['lr']:.3g}"}
-        bar.set_postfix(stats, refresh=False)
-        p = self.progress
-        log.info("step %d | epoch %d | loss %s | %s tok/s | lr %s", p.step, p.epoch,
-                 stats["loss"], stats["tok/s"], stats["lr"])
 
     def _update(self, model: Seq2Seq, optimizer: torch.optim.Optimizer, batch: Batch) -> float | None:
         """One optimisation step; returns the mean per-token training loss, or None when the
@@ -341,6 +331,7 @@ class Trainer:
                   "valid_bleu": score.score, "bleu_signature": score.signature, "lr": optimizer.param_groups[0]["lr"],
                   "seconds": time.perf_counter() - started, "final": final}
         p.history.append(record)
+        self.monitor.validation(record, p.train_log, p.history)
         log.info("validation at step %d | loss %.3f | ppl %.2f | BLEU %.2f%s | best %.2f at step %d "
                  "| %.1f s", p.step, loss, record["valid_ppl"], score.score,
                  " (new best)" if improved else "", p.best_bleu, p.best_step, record["seconds"])
@@ -348,10 +339,20 @@ class Trainer:
         if improved:
             checkpoint.save(self.run_dir / checkpoint.BEST, self._content(model, meta))
         self._save_last(model, optimizer, scheduler, meta)
+        self._keep(model, meta)
         if self._patience_spent():
             log.info("stopping early: no better validation BLEU in %d validations", p.bad_validations)
             return True
         return False
+
+    def _keep(self, model: Seq2Seq, meta: dict) -> None:
+        """Saves step-STEP.pt for `s2s average`, keeping the newest train.keep_checkpoints."""
+        keep = self.config.train.keep_checkpoints
+        if keep == 0:
+            return
+        checkpoint.save(self.run_dir / checkpoint.step_name(self.progress.step), self._content(model, meta))
+        for old in checkpoint.kept(self.run_dir)[:-keep]:
+            old.unlink()
 
     def _meta(self, interrupted: bool = False) -> dict:
         """What a checkpoint says about itself: its step and the latest validation scores."""

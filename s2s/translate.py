@@ -21,9 +21,10 @@ import torch
 
 from s2s import checkpoint
 from s2s.config import Config, SearchConfig, from_dict
-from s2s.data import source_batch
+from s2s.data import collate, source_batch
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
+from s2s.penalty import length_penalty
 from s2s.search import Hypothesis, search
 from s2s.segment import split_line
 from s2s.tokenizer import EOS, Tokenizer, chunks
@@ -41,6 +42,7 @@ class Translation:
     text: str
     score: float  # log-probability / length penalty (summed over parts); 0 for a blank line
     hypothesis: Hypothesis | None  # None for a blank line or one translated in parts
+    src_ids: list[int] | None = None  # the source pieces translated (EOS last), with a hypothesis
 
 
 @dataclass
@@ -134,10 +136,30 @@ class Translator:
                 results = search(self.model, src.to(self.device), src_len, self.search, nbest=n)
                 texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
                 for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
-                    found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h) for h in hyps]
+                    found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h, units[u])
+                                for h in hyps]
         finally:
             self.model.train(was_training)
         return found
+
+    @torch.no_grad()
+    def force(self, line: str, reference: str) -> Translation:
+        """The model's score and attention for a given translation of a line (forced decoding)."""
+        src = self.tokenizer.encode_src([line])[0] + [EOS]
+        tgt = self.tokenizer.encode_tgt([reference])[0]
+        batch = collate([src], [tgt]).to(self.device)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            logits, weights = self.model(batch.src, batch.src_len, batch.tgt_in)  # (1, T, V), (1, T, S)
+        finally:
+            self.model.train(was_training)
+        log_probs = torch.log_softmax(logits[0].float(), dim=-1)
+        log_prob = float(log_probs.gather(1, batch.tgt_out[0].unsqueeze(1)).sum())
+        steps = len(tgt) + 1
+        lp = float(length_penalty(self.search.length_penalty, self.search.alpha, torch.tensor(steps)))
+        hyp = Hypothesis(tgt, log_prob / lp, log_prob, weights[0].float().cpu())
+        return Translation(reference, hyp.score, hyp, src)
 
     def stream(self, lines: Iterable[str], n: int = 1) -> Iterator[list[Translation]]:
         """n-best lists for a stream, chunk by chunk, so memory stays flat on large files."""

@@ -59,3 +59,25 @@ def test_resolve_prefers_best_then_last(tmp_path):
     assert checkpoint.resolve(tmp_path).name == checkpoint.BEST
     with pytest.raises(UserError, match="model not found"):
         checkpoint.resolve(tmp_path / "missing.pt")
+
+
+def test_parameters_shared_by_two_names_are_counted_once():
+    shared = torch.zeros(4, 3)
+    assert checkpoint.parameter_count({"a": shared, "b": shared, "c": torch.zeros(5)}) == 17
+
+
+def test_averaging_takes_the_element_wise_mean(tmp_path):
+    paths = []
+    for i, step in enumerate((10, 20, 30)):
+        weights = {"w": torch.full((2, 3), float(i)) + torch.arange(6.0).view(2, 3) * i, "b": torch.tensor([i * 3.0])}
+        paths.append(tmp_path / checkpoint.step_name(step))
+        checkpoint.save(paths[-1], {"config": {"model": {"x": 1}}, "tokenizer": {"src": b"t"}, "model": weights,
+                                    "meta": {"step": step}})
+    assert checkpoint.kept(tmp_path) == paths
+    averaged = checkpoint.average(paths)
+    torch.testing.assert_close(averaged["model"]["w"], torch.ones(2, 3) + torch.arange(6.0).view(2, 3))
+    torch.testing.assert_close(averaged["model"]["b"], torch.tensor([3.0]))
+    assert averaged["meta"]["averaged_steps"] == [10, 20, 30]
+    checkpoint.save(tmp_path / "other.pt", {"config": {"model": {"x": 2}}, "tokenizer": {}, "model": {"w": torch.zeros(1)}})
+    with pytest.raises(UserError, match="holds another model"):
+        checkpoint.average([paths[0], tmp_path / "other.pt"])

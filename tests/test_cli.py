@@ -130,6 +130,72 @@ def test_damaged_checkpoints_are_one_line_errors(trained, tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_plot_attention_writes_one_png_per_translated_line(trained, tmp_path):
+    from PIL import Image
+    data = b"The dog sees a cat.\n\nSome kings follow the girls.\n"
+    result = run("translate", "-m", trained, "--plot-attention", tmp_path / "plots", input=data)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.count("\n") == 3
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["000001.png", "000003.png"]
+    with Image.open(tmp_path / "plots" / "000001.png") as image:
+        assert image.format == "PNG"
+    result = run("plot-attention", "-m", trained, "--src", "The dog sees a cat.", "-o", tmp_path / "one.png")
+    assert result.exit_code == 0, result.output
+    score, text = result.stdout.splitlines()[0].split("\t")
+    assert float(score) <= 0 and (tmp_path / "one.png").stat().st_size > 1000
+    forced = run("plot-attention", "-m", trained, "--src", "The dog sees a cat.", "--ref", "Ka vorn kin miset.",
+                 "-o", tmp_path / "ref.png")
+    assert forced.exit_code == 0 and forced.stdout.split("\t")[1].strip() == "Ka vorn kin miset."
+    assert run("plot-attention", "-m", trained, "--src", " ").exit_code == 1
+
+
+def test_info_describes_a_checkpoint(trained):
+    from s2s import checkpoint
+    result = run("info", trained, "--json")
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.stdout)
+    best = checkpoint.load(trained / "best.pt")
+    assert facts["parameters"] == checkpoint.parameter_count(best["model"]) > 0
+    assert facts["best_valid_bleu"] == best["meta"]["best_bleu"] and facts["step"] == best["meta"]["step"]
+    assert facts["bleu_signature"].startswith("nrefs:1|") and facts["config"]["model"]["embed_dim"] == 16
+    text = run("info", trained / "last.pt")
+    assert text.exit_code == 0 and "parameters: " in text.stdout and "config:" in text.stdout
+    assert "skipped_steps" in text.stdout
+
+
+def test_average_writes_the_mean_of_the_last_checkpoints(trained, tmp_path):
+    import torch
+    from s2s import checkpoint
+    kept = checkpoint.kept(trained)
+    assert len(kept) == 2  # validations at steps 10 and 20
+    result = run("average", trained, "--last", 2, "-o", tmp_path / "avg.pt")
+    assert result.exit_code == 0, result.output
+    averaged = checkpoint.load(tmp_path / "avg.pt")["model"]
+    a, b = (checkpoint.load(p)["model"] for p in kept)
+    for name in averaged:
+        torch.testing.assert_close(averaged[name], (a[name] + b[name]) / 2)
+    assert run("translate", "-m", tmp_path / "avg.pt", input=b"The dog.\n").exit_code == 0
+    result = run("average", trained, "--last", 3, "-o", tmp_path / "avg3.pt")
+    assert result.exit_code == 1 and "has 2 step checkpoints" in result.output
+
+
+def test_eval_reads_hypotheses_from_stdin(demo_corpus):
+    ref = demo_corpus / "valid.tgt"
+    result = run("eval", "--hyp", "-", "--ref", ref, "-b", input=ref.read_bytes())
+    assert result.exit_code == 0 and result.stdout.splitlines()[0] == "100.0"
+    result = run("eval", "--hyp", "-", "--ref", ref, input=b"one line\n")
+    assert result.exit_code == 1 and "<stdin> has 1 lines but" in result.output
+
+
+def test_every_command_has_a_summary_and_an_example():
+    from s2s.cli import main
+    for name, command in main.commands.items():
+        assert command.get_short_help_str(), name
+        result = run(name, "--help")
+        assert result.exit_code == 0 and "Example" in result.output, name
+    assert "Exit status" in run("--help").output
+
+
 def test_eval_scores_a_model_and_a_file(trained, demo_corpus, tmp_path):
     result = run("eval", "-m", trained, "--src", demo_corpus / "valid.src", "--ref", demo_corpus / "valid.tgt",
                  "--json")
@@ -276,3 +342,54 @@ def test_after_sigkill_at_any_moment_resume_goes_on_from_the_last_checkpoint(end
     assert done.returncode == 0, done.stderr
     assert checkpoint.load(run / "last.pt")["progress"]["step"] == step + 20
     assert not list(run.glob(".*.tmp"))
+
+
+def test_a_terminal_on_stdin_gets_each_translation_as_soon_as_its_line_is_typed(trained):
+    """Like fairseq-interactive: line-buffered and flushed, not batched until end of input."""
+    import os
+    import pty
+    import select
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "s2s", "translate", "-m", str(trained), "--beam", "1"],
+                               stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    os.close(slave)
+    try:
+        for sentence in (b"The dog sees a cat.\n", b"A bird.\n"):
+            os.write(master, sentence)
+            ready, _, _ = select.select([process.stdout], [], [], 60)
+            assert ready, "no translation came back before the input ended"
+            assert process.stdout.readline().endswith(b"\n")
+        os.write(master, b"\x04")  # Ctrl-D: end of input
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        os.close(master)
+
+
+def test_progress_goes_to_a_terminal_on_stderr_and_never_to_stdout(trained, demo_corpus):
+    import os
+    import pty
+    import fcntl
+    import struct
+    import termios
+    for quiet in ([], ["--quiet"]):
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a terminal has a width
+        process = subprocess.run([sys.executable, "-m", "s2s", "translate", "-m", str(trained), "--beam", "1",
+                                  "-i", str(demo_corpus / "valid.src"), *quiet],
+                                 stdout=subprocess.PIPE, stderr=slave, timeout=120)
+        os.close(slave)
+        err = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            err += chunk
+        os.close(master)
+        assert process.returncode == 0
+        assert process.stdout.count(b"\n") == len((demo_corpus / "valid.src").read_text().splitlines())
+        assert b"translating" not in process.stdout
+        assert (b"translating" in err) == (not quiet)

@@ -23,6 +23,27 @@ def test_a_run_writes_config_log_and_checkpoints(demo_corpus, tmp_path):
     best = checkpoint.load(run / "best.pt")
     assert best["meta"]["step"] == progress.best_step
     assert "train_state" not in best and "train_state" in checkpoint.load(run / "last.pt")
+    assert [r["step"] for r in progress.train_log] == [5, 10, 15, 20]  # log_every 5
+
+
+def test_a_run_draws_curves_and_writes_tensorboard_events(demo_corpus, tmp_path):
+    from PIL import Image
+    pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    train(tiny_config(demo_corpus, max_steps=20), tmp_path / "run")
+    with Image.open(tmp_path / "run" / "curves.png") as image:
+        assert image.format == "PNG"
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/tokens_per_s", "train/lr", "valid/bleu", "valid/loss"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("valid/bleu")] == [10, 20]
+
+
+def test_only_the_newest_step_checkpoints_are_kept(small_corpus, tmp_path):
+    train(tiny_config(small_corpus, max_steps=50, keep_checkpoints=3), tmp_path / "run")
+    assert [p.name for p in checkpoint.kept(tmp_path / "run")] == [checkpoint.step_name(s) for s in (30, 40, 50)]
+    train(tiny_config(small_corpus, max_steps=20, keep_checkpoints=0), tmp_path / "none")
+    assert checkpoint.kept(tmp_path / "none") == []
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,38 @@
+"""The `s2s` command line: the only place that touches argv, stdio, console logging and device.
+
+Exit status: 0 success, 1 a user's mistake (one-line message naming the file, line, option
+or key), 2 a usage error (unknown option, missing argument), 128 + N stopped by signal N
+(130 for Ctrl-C, 143 for SIGTERM; training saves a checkpoint first).
+"""
+
+from __future__ import annotations
+
+import click
+
+from s2s import __version__
+from s2s.cli.checkpoints import average, info
+from s2s.cli.common import Group
+from s2s.cli.evaluate import evaluate
+from s2s.cli.train import train
+from s2s.cli.translate import plot_attention, translate
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="s2s")
+def main() -> None:
+    """s2s: train attention-based recurrent translators, translate files, score them.
+
+    \b
+    Examples:
+      s2s train -c configs/demo.yaml -o runs/demo
+      s2s translate -m runs/demo < data/demo/test.src > hyp.txt
+      s2s eval --hyp hyp.txt --ref data/demo/test.tgt
+      s2s info runs/demo/best.pt
+
+    Exit status: 0 ok, 1 a mistake in a file, option or config (the message names it),
+    2 a usage error, 130/143 stopped by Ctrl-C/SIGTERM.
+    """
+
+
+for command in (train, translate, evaluate, plot_attention, info, average):
+    main.add_command(command)

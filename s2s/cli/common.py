@@ -1,0 +1,133 @@
+"""What the `s2s` commands share: error handling, options, device choice, console logging, output."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import click
+import torch
+
+from s2s.atomic import atomic_file
+from s2s.errors import Interrupted, UserError
+
+log = logging.getLogger("s2s")
+
+
+class Group(click.Group):
+    """Turns a user's mistake (UserError) into a one-line message and exit status 1, and a
+    signal that stopped a command into a message and 128 + the signal number."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            raise click.ClickException(str(e)) from None
+        except Interrupted as e:  # training saved last.pt and stopped
+            click.echo(str(e), err=True)
+            ctx.exit(128 + e.signum)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO if verbose else logging.WARNING)
+    log.propagate = False
+
+
+def device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA GPU is available to torch here")
+    return torch.device(name)
+
+
+quiet_option = click.option("-q", "--quiet", is_flag=True,
+                            help="No progress bar (there is none anyway when stderr is not a terminal).")
+device_option = click.option("--device", "device_name", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
+                             show_default=True, help="Where to run; auto picks CUDA when available.")
+batch_option = click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True,
+                            help="Sentences per batch when translating.")
+
+# Search settings: each defaults to the run's `search` config section (beam 5, length penalty).
+SEARCH_OPTIONS = (
+    click.option("-k", "--beam", type=click.IntRange(min=1),
+                 help="Beam size; 1 is greedy search. Search options default to the run's "
+                      "`search` config section: beam 5, length penalty 'length', alpha 1."),
+    click.option("--length-penalty", type=click.Choice(["none", "length", "gnmt"]),
+                 help="Score = log-prob / lp(L): none (1), length (L^alpha), gnmt (((5+L)/6)^alpha)."),
+    click.option("--alpha", type=click.FloatRange(min=0), help="Length penalty exponent."),
+    click.option("--min-len", type=click.IntRange(min=0), help="Target tokens before EOS is allowed."),
+    click.option("--max-len-a", type=click.FloatRange(min=0), help="At most a*source_length + b tokens: a."),
+    click.option("--max-len-b", type=click.IntRange(min=0), help="At most a*source_length + b tokens: b."),
+)
+
+
+split_option = click.option("--max-src-len", type=click.IntRange(min=0),
+                            help="Split lines longer than this many source pieces at sentence, "
+                                 "clause or word boundaries and join the translations (default: the "
+                                 "run's data.max_len; 0 never splits).")
+
+
+def search_options(command):
+    for option in reversed(SEARCH_OPTIONS):
+        command = option(command)
+    return command
+
+
+def apply_search(translator, **given) -> None:
+    """Applies the search options given on the command line over the run's `search` section."""
+    import dataclasses
+
+    given = {key: value for key, value in given.items() if value is not None}
+    try:
+        translator.search = dataclasses.replace(translator.search, **given)
+    except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0
+        raise UserError(f"{e} (search options over the run's search section)") from None
+
+
+def write_lines(lines: Iterable[str], output: str, flush_each: bool = False) -> None:
+    """Writes UTF-8 lines to stdout ('-') or to a file that appears only when complete.
+
+    With flush_each, stdout is flushed after every line (interactive use).
+    """
+    if output == "-":
+        out = sys.stdout.buffer
+        try:
+            for line in lines:
+                out.write(line.encode("utf-8") + b"\n")
+                if flush_each:
+                    out.flush()
+            out.flush()
+        except BrokenPipeError:  # the reader stopped early (e.g. `| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+            sys.exit(0)
+        return
+    with atomic_file(output) as handle:
+        for line in lines:
+            handle.write(line.encode("utf-8") + b"\n")
+
+
+def load_translator(model: str, device_name: str, batch_size: int, max_src_len: int | None,
+                    search: dict):
+    """A Translator for -m MODEL with the command line's search and splitting options applied."""
+    from s2s.translate import Translator
+
+    translator = Translator.load(model, device(device_name), batch_size=batch_size)
+    apply_search(translator, **search)
+    if max_src_len is not None:
+        translator.max_src_len = max_src_len
+    return translator
+
+
+def show_progress(quiet: bool) -> bool:
+    """Progress bars go to stderr, only when it is a terminal and --quiet is not given."""
+    return not quiet and sys.stderr.isatty()

@@ -1,0 +1,74 @@
+"""`s2s eval`: BLEU and chrF of a hypothesis file, or of a model's translation of a source file."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from s2s.cli.common import (batch_option, device_option, load_translator, quiet_option, search_options,
+                            setup_logging, split_option)
+from s2s.errors import UserError
+from s2s.metrics import WIDTH
+
+
+@click.command(name="eval", short_help="Score translations with BLEU and chrF.")
+@click.option("-r", "--ref", type=click.Path(exists=True, dir_okay=False),
+              help="Reference translations (with -m: default the run's data.test target file).")
+@click.option("--hyp", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Hypotheses to score, '-' for stdin (instead of translating with -m).")
+@click.option("-m", "--model", type=click.Path(exists=True),
+              help="Checkpoint or run directory to translate --src with (without --src/--ref: "
+                   "the run's data.test split).")
+@click.option("--src", type=click.Path(exists=True, dir_okay=False),
+              help="Source text for -m (default: the run's data.test source file).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
+@click.option("-b", "--score-only", is_flag=True, help="Print the scores alone, one per line.")
+@search_options
+@split_option
+@batch_option
+@device_option
+@quiet_option
+def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size, device_name, quiet,
+             **search) -> None:
+    """Score translations with BLEU and chrF (sacrebleu, signatures included).
+
+    \b
+    Examples:
+      s2s eval --hyp hyp.txt --ref data/demo/test.tgt
+      s2s translate -m runs/demo < data/demo/test.src | s2s eval --hyp - --ref data/demo/test.tgt
+      s2s eval -m runs/demo --src data/demo/test.src --ref data/demo/test.tgt
+      s2s eval -m runs/demo            # the test split named in the run's config
+    """
+    from s2s.data import iter_lines, split_path
+    from s2s.evaluate import score_files, score_lines, translate_and_score
+
+    setup_logging(verbose=False)
+    if (hyp is None) == (model is None):
+        raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
+    if hyp is not None:
+        if src is not None or ref is None:
+            raise click.UsageError("--hyp needs --ref, and takes no --src")
+        if hyp == "-":
+            scores = score_lines(list(iter_lines(sys.stdin.buffer, "<stdin>")), "<stdin>", ref)
+        else:
+            scores = score_files(hyp, ref)
+    else:
+        if (src is None) != (ref is None):
+            raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
+        translator = load_translator(model, device_name, batch_size, max_src_len, search)
+        if src is None:
+            data = translator.config.data
+            if not data.test:
+                raise UserError(f"{model}: the run's config has no data.test; give --src and --ref")
+            src, ref = split_path(data.test, data.src_lang), split_path(data.test, data.tgt_lang)
+        _, scores = translate_and_score(translator, src, ref, progress=not quiet and sys.stderr.isatty())
+    if as_json:
+        click.echo(json.dumps([s.fields for s in scores], ensure_ascii=False))
+    elif score_only:
+        for s in scores:
+            click.echo(f"{s.score:.{WIDTH}f}")
+    else:
+        for s in scores:
+            click.echo(s.text)

@@ -1,0 +1,46 @@
+"""`s2s train`: a config (plus overrides) into a run directory, or a run resumed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from s2s.cli.common import device, device_option, quiet_option, setup_logging, show_progress
+from s2s.errors import UserError
+
+
+@click.command(short_help="Train a model into a run directory.")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+              help="YAML config file (optional with --resume: the run's config.yaml is used).")
+@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="Override one config value; repeatable, e.g. --set train.max_steps=2000.")
+@click.option("-o", "--output", "run_dir", type=click.Path(file_okay=False),
+              help="Run directory (default: runs/CONFIG_NAME).")
+@click.option("--resume", is_flag=True, help="Continue the run in the run directory from last.pt.")
+@device_option
+@quiet_option
+def train(config_path, overrides, run_dir, resume, device_name, quiet) -> None:
+    """Train a model: tokenizer, network and checkpoints in a run directory.
+
+    \b
+    Examples:
+      s2s train -c configs/demo.yaml -o runs/demo --set train.max_steps=2000
+      s2s train -o runs/demo --resume
+    """
+    from s2s.config import load_config
+    from s2s.train import train as run_training
+
+    setup_logging(verbose=True)
+    if config_path is None:
+        if not (resume and run_dir):
+            raise click.UsageError("give a config with -c (or -o RUN_DIR --resume to continue a run)")
+        if not (Path(run_dir) / "last.pt").is_file():
+            raise UserError(f"--resume: {Path(run_dir) / 'last.pt'} does not exist (nothing to resume)")
+        config_path = str(Path(run_dir) / "config.yaml")
+    run_dir = run_dir or str(Path("runs") / Path(config_path).stem)
+    config = load_config(config_path, overrides)
+    progress = run_training(config, run_dir, resume=resume, device=device(device_name),
+                            progress_bar=show_progress(quiet))
+    click.echo(f"best validation BLEU {progress.best_bleu:.2f} at step {progress.best_step}; "
+               f"checkpoints in {run_dir}", err=True)
