@@ -142,10 +142,12 @@ class TrainConfig:
     log_every: int = 100
     max_nonfinite: int = 10  # steps in a row with a NaN/inf loss or gradient before stopping
     keep_checkpoints: int = 5  # step-STEP.pt files kept from the latest validations (0 = none)
+    accumulate: int = 1  # batches per update (shared out among processes under torchrun)
+    bf16: bool = True  # bf16 autocast on CUDA GPUs that support it (CPU runs stay fp32)
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
-                    "log_every", "max_nonfinite"):
+                    "log_every", "max_nonfinite", "accumulate"):
             _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
         _check(self.lr > 0, "train.lr", "must be positive")
         _check(self.clip_norm >= 0, "train.clip_norm", "must be >= 0 (0 turns clipping off)")

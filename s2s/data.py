@@ -93,8 +93,12 @@ class Batch:
     tgt_out: torch.Tensor  # (B, T) target ids + EOS, PAD after
 
     def to(self, device: torch.device) -> "Batch":
-        return Batch(self.src.to(device, non_blocking=True), self.src_len,
-                     self.tgt_in.to(device, non_blocking=True), self.tgt_out.to(device, non_blocking=True))
+        """The batch on `device`; to a GPU through pinned memory, so the copy overlaps compute."""
+        if device.type == "cuda":
+            pinned = [t.pin_memory() for t in (self.src, self.tgt_in, self.tgt_out)]
+            src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in pinned)
+            return Batch(src, self.src_len, tgt_in, tgt_out)
+        return Batch(self.src.to(device), self.src_len, self.tgt_in.to(device), self.tgt_out.to(device))
 
     @property
     def n_tokens(self) -> int:
@@ -161,6 +165,13 @@ class ParallelData:
 
     def batch(self, indices: list[int]) -> Batch:
         return collate([self.src[i] for i in indices], [self.tgt[i] for i in indices])
+
+    def counts(self, indices: list[int]) -> tuple[int, int]:
+        """(tokens, targets) of a batch without building it: tokens as `Batch.n_tokens`
+        counts them, targets as the loss does (target pieces plus EOS)."""
+        n_src = sum(len(self.src[i]) - 1 for i in indices)
+        n_tgt = sum(len(self.tgt[i]) for i in indices)
+        return n_src + n_tgt, n_tgt + len(indices)
 
     def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
         """One epoch's batches of example indices, the same for the same (seed, epoch).

@@ -44,11 +44,12 @@ class Monitor:
     """Reports one run's progress; `close` it when training ends."""
 
     def __init__(self, run_dir: Path, *, total_steps: int, step: int, valid_every: int, progress_bar: bool,
-                 tensorboard: bool = True):
-        self.run_dir, self.valid_every = run_dir, valid_every
-        self.bar = tqdm(total=total_steps, initial=step, disable=not progress_bar, unit="step",
+                 enabled: bool = True):
+        """With enabled=False (every process but rank 0 under torchrun) it writes nothing."""
+        self.run_dir, self.valid_every, self.enabled = run_dir, valid_every, enabled
+        self.bar = tqdm(total=total_steps, initial=step, disable=not (progress_bar and enabled), unit="step",
                         dynamic_ncols=True, leave=False)
-        self.writer = _tensorboard(run_dir) if tensorboard else None
+        self.writer = _tensorboard(run_dir) if enabled else None
 
     def step(self) -> None:
         self.bar.update(1)
@@ -74,6 +75,8 @@ class Monitor:
         """Reports a validation and redraws the curves."""
         from s2s.plot import training_curves
 
+        if not self.enabled:
+            return
         if self.writer is not None:
             for key in ("valid_loss", "valid_ppl", "valid_bleu"):
                 self.writer.add_scalar(f"valid/{key[6:]}", record[key], record["step"])

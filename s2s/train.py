@@ -10,10 +10,10 @@ loss or gradient is not finite is skipped, and too many in a row stop training
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
-import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -25,10 +25,12 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 from s2s import checkpoint
 from s2s.config import Config, dump_config, from_dict
 from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
+from s2s.distributed import Group
 from s2s.errors import Interrupted, UserError
 from s2s.metrics import bleu
 from s2s.model import Seq2Seq
 from s2s.monitor import Monitor, Window
+from s2s.signals import StopSignals
 from s2s.tokenizer import PAD, Tokenizer
 from s2s.translate import Translator
 
@@ -37,36 +39,11 @@ log = logging.getLogger(__name__)
 # `train` keys that may change on --resume without breaking what was saved (the optimiser,
 # schedule and data order would silently ignore or contradict a change to the others).
 RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "valid_every", "valid_batch_size",
-                     "log_every", "max_nonfinite", "keep_checkpoints"}
+                     "log_every", "max_nonfinite", "keep_checkpoints", "bf16"}
 
 
 class Diverged(UserError):
     """Too many steps in a row had a non-finite loss or gradient."""
-
-
-class StopSignals:
-    """While active, SIGINT and SIGTERM only set `received`, so that training can save and
-    stop between steps; a second signal acts at once (Ctrl-C twice quits without saving)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.received: int | None = None
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum, frame) -> None:
-        self.received = signum
-        for sig, handler in self._previous.items():  # the next one is not caught
-            signal.signal(sig, handler)
-
-    def __enter__(self) -> "StopSignals":
-        if threading.current_thread() is threading.main_thread():  # handlers only work there
-            self._previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
 
 
 @dataclass
@@ -109,9 +86,12 @@ def validation_loss(model: Seq2Seq, data: ParallelData, batch_tokens: int,
 class Trainer:
     """One training run in one run directory."""
 
-    def __init__(self, config: Config, run_dir: Path, device: torch.device, progress_bar: bool):
-        self.config, self.run_dir, self.device = config, run_dir, device
-        self.progress_bar = progress_bar
+    def __init__(self, config: Config, run_dir: Path, device: torch.device, progress_bar: bool,
+                 group: Group = Group()):
+        self.config, self.run_dir, self.device, self.group = config, run_dir, device, group
+        self.progress_bar = progress_bar and group.main
+        self.bf16 = (config.train.bf16 and device.type == "cuda" and torch.cuda.is_available()
+                     and torch.cuda.is_bf16_supported())
         self.progress = Progress()
         self.tokenizer: Tokenizer | None = None
         self.resumed: dict | None = None
@@ -130,8 +110,15 @@ class Trainer:
         if not resume and last.exists():
             raise UserError(f"{self.run_dir} already holds a run ({last}); pass --resume to "
                             "continue it, or -o to train into another directory")
-        for stale in self.run_dir.glob(".*.pt.*.tmp"):  # a write cut short by a crash or SIGKILL
-            stale.unlink(missing_ok=True)
+        world, accumulate = self.group.world_size, self.config.train.accumulate
+        if accumulate % world:
+            raise UserError(f"train.accumulate ({accumulate}) must be a multiple of the number of processes "
+                            f"({world}): each update's batches are shared out among them; e.g. "
+                            f"--set train.accumulate={world * max(1, accumulate // world)}")
+        self.group.barrier()  # every process has checked the run directory before rank 0 writes to it
+        if self.group.main:
+            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # a write cut short by a crash or SIGKILL
+                stale.unlink(missing_ok=True)
         if resume:
             self.resumed = checkpoint.load(last, require=("config", "tokenizer", "model", "progress",
                                                           "train_state", "fingerprints"))
@@ -147,9 +134,12 @@ class Trainer:
         else:
             log.info("training the sentencepiece tokenizer on %s.{%s,%s}", data.train,
                      data.src_lang, data.tgt_lang)
-            self.tokenizer = Tokenizer.train(self.config.tokenizer, *self.train_text,
-                                             seed=self.config.train.seed)
-        dump_config(self.config, self.run_dir / "config.yaml")
+            state = None
+            if self.group.main:
+                state = Tokenizer.train(self.config.tokenizer, *self.train_text, seed=self.config.train.seed).state()
+            self.tokenizer = Tokenizer.from_state(self.group.share(state))  # rank 0's, everywhere
+        if self.group.main:
+            dump_config(self.config, self.run_dir / "config.yaml")
 
     def _check_compatible(self, saved: Config) -> None:
         """On resume, refuses changes that the saved model, optimiser or data order contradict."""
@@ -178,6 +168,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         model = Seq2Seq.from_config(self.config.model, tok.src_vocab_size, tok.tgt_vocab_size)
         model.to(self.device)
+        if self.group.rank > 0:  # the same initial weights everywhere, other dropout masks
+            torch.manual_seed(cfg.seed + 1_000_003 * self.group.rank)
         optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=cfg.lr_decay, patience=cfg.lr_patience, min_lr=cfg.min_lr)
@@ -199,10 +191,17 @@ class Trainer:
         log.info("model: %s parameters; vocabulary %d source, %d target; %d training pairs",
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size,
                  tok.tgt_vocab_size, len(train))
+        self.net = model  # what the training steps run: the model, or its DDP wrapper
+        if self.group.distributed:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            log.info("distributed training: %d processes, %d batch(es) each per update of %d",
+                     self.group.world_size, cfg.accumulate // self.group.world_size, cfg.accumulate)
         validate = lambda: self._validate(model, optimizer, scheduler, valid)  # noqa: E731
         p = self.progress
         self.monitor = Monitor(self.run_dir, total_steps=cfg.max_steps, step=p.step,
-                               valid_every=cfg.valid_every, progress_bar=self.progress_bar)
+                               valid_every=cfg.valid_every, progress_bar=self.progress_bar,
+                               enabled=self.group.main)
         stop = p.step >= cfg.max_steps or self._patience_spent()
         if stop:
             log.info("the run has already finished (step %d); raise train.max_steps or "
@@ -225,40 +224,61 @@ class Trainer:
         cfg, p = self.config.train, self.progress
         while not stop and p.epoch < cfg.max_epochs:
             stop = self._train_epoch(model, optimizer, train, validate)
-            if self.signals.received is not None:
-                name = signal.Signals(self.signals.received).name
+            if self.stop_signal is not None:
+                name = signal.Signals(self.stop_signal).name
                 self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
                 log.info("stopped by %s at step %d; last.pt saved", name, p.step)
-                raise Interrupted(self.signals.received,
-                                  f"{name} received: stopped at step {p.step} and saved "
-                                  f"{self.run_dir / checkpoint.LAST}; continue with: "
-                                  f"s2s train -o {self.run_dir} --resume")
+                how = ("the same torchrun command with" if self.group.distributed else "s2s train") + \
+                    f" -o {self.run_dir} --resume"
+                message = (f"{name} received: stopped at step {p.step} and saved {self.run_dir / checkpoint.LAST}; "
+                           f"continue with: {how}")
+                raise Interrupted(self.stop_signal, message if self.group.main else "")
+
+    @property
+    def stop_signal(self) -> int | None:
+        """The signal that stops training, once every process knows of it (else None)."""
+        received = self.signals.received
+        if not self.group.any(received is not None, self.device):
+            return None
+        return received or signal.SIGTERM  # a process that got none stops with the others
 
     def _train_epoch(self, model, optimizer, train: ParallelData, validate) -> bool:
-        """Trains on the rest of the current epoch; returns True when training should stop."""
-        cfg, p = self.config.train, self.progress
+        """Trains on the rest of the current epoch; returns True when training should stop.
+
+        An update takes the next train.accumulate batches; under torchrun each process
+        computes the gradient of its share and DDP sums them. Batches left at the end of an
+        epoch that do not fill an update are skipped (the next epoch reshuffles).
+        """
+        cfg, p, group = self.config.train, self.progress, self.group
         batches = train.epoch_batches(cfg.batch_tokens, cfg.seed, p.epoch)
+        k = cfg.accumulate
+        if len(batches) < k:
+            raise UserError(f"the training data makes {len(batches)} batches of train.batch_tokens="
+                            f"{cfg.batch_tokens}, fewer than train.accumulate={k} per update")
         if p.batch_in_epoch == 0:
-            log.info("epoch %d: %d batches, %.1f sentences per batch on average", p.epoch,
-                     len(batches), len(train) / len(batches))
+            log.info("epoch %d: %d batches, %.1f sentences per batch on average, %d updates", p.epoch,
+                     len(batches), len(train) / len(batches), len(batches) // k)
         window = Window()
-        while p.batch_in_epoch < len(batches):
-            if self.signals.received is not None:
+        while p.batch_in_epoch + k <= len(batches):
+            if self.stop_signal is not None:
                 return True
-            batch = train.batch(batches[p.batch_in_epoch]).to(self.device)
-            loss = self._update(model, optimizer, batch)
-            p.step, p.batch_in_epoch = p.step + 1, p.batch_in_epoch + 1
+            update = batches[p.batch_in_epoch:p.batch_in_epoch + k]
+            tokens, targets = map(sum, zip(*(train.counts(b) for b in update)))
+            mine = [train.batch(b) for b in update[group.rank::group.world_size]]
+            loss = self._update(optimizer, mine, targets)
+            p.step, p.batch_in_epoch = p.step + 1, p.batch_in_epoch + k
             if loss is None:
                 self._skipped()
             else:
                 self.nonfinite_in_row = 0
                 window.loss, window.steps = window.loss + loss, window.steps + 1
-            window.tokens, window.taken = window.tokens + batch.n_tokens, window.taken + 1
+            window.tokens, window.taken = window.tokens + tokens, window.taken + 1
             self.monitor.step()
             due = p.step % cfg.log_every == 0 or p.step % cfg.valid_every == 0
             if due and window.steps:
-                p.train_log.append(self.monitor.window(window, p.step, p.epoch,
-                                                       optimizer.param_groups[0]["lr"]))
+                window.loss = group.total(window.loss, self.device)  # each process holds its share
+                record = self.monitor.window(window, p.step, p.epoch, optimizer.param_groups[0]["lr"])
+                p.train_log.append(record)
             if p.step % cfg.valid_every == 0 and validate():
                 return True
             if due:
@@ -268,23 +288,31 @@ class Trainer:
         p.epoch, p.batch_in_epoch = p.epoch + 1, 0
         return False
 
-    def _update(self, model: Seq2Seq, optimizer: torch.optim.Optimizer, batch: Batch) -> float | None:
-        """One optimisation step; returns the mean per-token training loss, or None when the
-        loss or the gradient is not finite (no update is made then)."""
-        cfg = self.config.train
-        logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
-        n_tgt = int((batch.tgt_out != PAD).sum())
-        loss = token_loss(logits, batch.tgt_out, cfg.label_smoothing) / n_tgt
+    def _update(self, optimizer: torch.optim.Optimizer, batches: list[Batch], targets: int) -> float | None:
+        """One optimisation step on this process's batches of an update with `targets` target
+        tokens in all; returns this process's share of the mean per-token loss, or None when
+        the gradient is not finite (no update is made then; a NaN loss makes a NaN gradient).
+        """
+        cfg, world = self.config.train, self.group.world_size
         optimizer.zero_grad(set_to_none=True)
-        if not torch.isfinite(loss):
-            return None
-        loss.backward()
-        norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm or math.inf)
+        total = 0.0
+        for i, batch in enumerate(batches):
+            batch = batch.to(self.device)
+            last = i == len(batches) - 1
+            no_sync = self.net.no_sync() if self.group.distributed and not last else contextlib.nullcontext()
+            with no_sync:
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
+                    logits, _ = self.net(batch.src, batch.src_len, batch.tgt_in)
+                # DDP averages gradients over processes: scaling by their number makes it a sum
+                loss = token_loss(logits, batch.tgt_out, cfg.label_smoothing) * (world / targets)
+                loss.backward()
+            total += loss.item() / world
+        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.clip_norm or math.inf)
         if not torch.isfinite(norm):
             optimizer.zero_grad(set_to_none=True)
             return None
         optimizer.step()
-        return loss.item()
+        return total
 
     def _skipped(self) -> None:
         """Counts a step without an update; too many in a row stop training."""
@@ -315,28 +343,32 @@ class Trainer:
         """
         cfg, p = self.config.train, self.progress
         started = time.perf_counter()
-        loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
-        greedy = replace(self.config.search, beam=1)  # validation BLEU is greedy: fast, and stable to compare
-        translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size,
-                                search=greedy)
-        score = bleu(translator.translate(valid.src_text), valid.tgt_text)
-        improved = not final and score.score > p.best_bleu
+        scored = None
+        if self.group.main:  # the others wait; the result is shared so that all keep the same schedule
+            loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
+            greedy = replace(self.config.search, beam=1)  # greedy: fast, and stable to compare
+            translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size,
+                                    search=greedy)
+            score = bleu(translator.translate(valid.src_text), valid.tgt_text)
+            scored = (loss, score.score, score.signature)
+        loss, bleu_score, signature = self.group.share(scored)
+        improved = not final and bleu_score > p.best_bleu
         if improved:
-            p.best_bleu, p.best_step, p.bad_validations = score.score, p.step, 0
+            p.best_bleu, p.best_step, p.bad_validations = bleu_score, p.step, 0
         elif not final:
             p.bad_validations += 1
         if not final:
-            scheduler.step(score.score)
+            scheduler.step(bleu_score)
         record = {"step": p.step, "valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
-                  "valid_bleu": score.score, "bleu_signature": score.signature, "lr": optimizer.param_groups[0]["lr"],
+                  "valid_bleu": bleu_score, "bleu_signature": signature, "lr": optimizer.param_groups[0]["lr"],
                   "seconds": time.perf_counter() - started, "final": final}
         p.history.append(record)
         self.monitor.validation(record, p.train_log, p.history)
         log.info("validation at step %d | loss %.3f | ppl %.2f | BLEU %.2f%s | best %.2f at step %d "
-                 "| %.1f s", p.step, loss, record["valid_ppl"], score.score,
+                 "| %.1f s", p.step, loss, record["valid_ppl"], bleu_score,
                  " (new best)" if improved else "", p.best_bleu, p.best_step, record["seconds"])
         meta = self._meta()
-        if improved:
+        if improved and self.group.main:
             checkpoint.save(self.run_dir / checkpoint.BEST, self._content(model, meta))
         self._save_last(model, optimizer, scheduler, meta)
         self._keep(model, meta)
@@ -348,7 +380,7 @@ class Trainer:
     def _keep(self, model: Seq2Seq, meta: dict) -> None:
         """Saves step-STEP.pt for `s2s average`, keeping the newest train.keep_checkpoints."""
         keep = self.config.train.keep_checkpoints
-        if keep == 0:
+        if keep == 0 or not self.group.main:
             return
         checkpoint.save(self.run_dir / checkpoint.step_name(self.progress.step), self._content(model, meta))
         for old in checkpoint.kept(self.run_dir)[:-keep]:
@@ -365,7 +397,9 @@ class Trainer:
     def _save_last(self, model, optimizer, scheduler, meta: dict) -> None:
         """Writes last.pt: the model and everything --resume needs to continue exactly."""
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "rng": self._rng_state()}
+                 "rng": self._rng_state()}  # (collective under torchrun: every process gives its own)
+        if not self.group.main:
+            return
         checkpoint.save(self.run_dir / checkpoint.LAST,
                         {**self._content(model, meta), "progress": asdict(self.progress),
                          "train_state": state, "fingerprints": self.fingerprints})
@@ -375,9 +409,12 @@ class Trainer:
                 "model": model.state_dict(), "meta": meta}
 
     def _rng_state(self) -> dict:
+        """This process's random state, and under torchrun every process's (by rank)."""
         state = {"torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             state["cuda"] = torch.cuda.get_rng_state_all()
+        if self.group.distributed:
+            state["ranks"] = self.group.gather(dict(state))
         return state
 
     def _restore(self, model, optimizer, scheduler) -> None:
@@ -387,7 +424,7 @@ class Trainer:
             optimizer.load_state_dict(content["train_state"]["optimizer"])
             scheduler.load_state_dict(content["train_state"]["scheduler"])
             self.progress = Progress(**content["progress"])
-            rng = content["train_state"]["rng"]
+            rng = self._own_rng(content["train_state"]["rng"])
             torch.set_rng_state(rng["torch"])
         except (RuntimeError, ValueError, TypeError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -396,23 +433,44 @@ class Trainer:
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
 
+    def _own_rng(self, rng: dict) -> dict:
+        """The saved random state of this process's rank; re-seeded if the process count changed."""
+        saved = rng.get("ranks", [rng])
+        if len(saved) == self.group.world_size:
+            return saved[self.group.rank]
+        log.warning("the run was saved by %d process(es) and resumes with %d: dropout is re-seeded, so "
+                    "it will not repeat a run without the change exactly", len(saved), self.group.world_size)
+        torch.manual_seed(self.config.train.seed + 1_000_003 * self.group.rank + self.progress.step)
+        return {"torch": torch.get_rng_state()}
+
 
 def train(config: Config, run_dir: str | Path, *, resume: bool = False,
           device: torch.device = torch.device("cpu"), progress_bar: bool = False) -> Progress:
-    """Trains a model as `config` says into `run_dir` (or resumes the run there)."""
+    """Trains a model as `config` says into `run_dir` (or resumes the run there).
+
+    Under torchrun, every process calls this; rank 0 alone writes to `run_dir` and logs.
+    """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    group = Group.start(device)
+    device = group.device(device)
     root = logging.getLogger("s2s")
-    root.addHandler(handler)
     level = root.level
-    root.setLevel(logging.INFO)  # the run's log file keeps progress even when stderr is quiet
+    handler = None
+    if group.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(run_dir / "train.log", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)  # the run's log file keeps progress even when stderr is quiet
+    else:
+        root.setLevel(logging.ERROR)  # one process speaks for all
     try:
-        trainer = Trainer(config, run_dir, device, progress_bar)
+        trainer = Trainer(config, run_dir, device, progress_bar, group)
         trainer.prepare(resume)
         return trainer.run()
     finally:
         root.setLevel(level)
-        root.removeHandler(handler)
-        handler.close()
+        if handler is not None:
+            root.removeHandler(handler)
+            handler.close()
+        group.stop()

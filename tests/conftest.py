@@ -54,7 +54,7 @@ def tiny_config(corpus: Path, **train) -> Config:
         model=ModelConfig(embed_dim=16, dropout=0.1,
                           encoder=EncoderConfig(hidden_size=16),
                           decoder=DecoderConfig(hidden_size=24)),
-        train=replace(TrainConfig(), batch_tokens=300, valid_every=10, log_every=5, **train),
+        train=replace(TrainConfig(), **{"batch_tokens": 300, "valid_every": 10, "log_every": 5, **train}),
     )
 
 

@@ -37,3 +37,13 @@ def test_a_training_step_on_cuda():
     loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 11), batch.tgt_out.reshape(-1), ignore_index=0)
     loss.backward()
     assert all(p.grad is not None and p.grad.is_cuda for p in m.parameters() if p.requires_grad)
+
+
+def test_training_on_cuda_with_bf16_autocast(demo_corpus, tmp_path):
+    from s2s import checkpoint
+    from s2s.train import train
+    from tests.conftest import tiny_config
+    progress = train(tiny_config(demo_corpus, max_steps=10), tmp_path / "run", device=torch.device("cuda"))
+    assert progress.step == 10 and progress.skipped_steps == 0
+    weights = checkpoint.load(tmp_path / "run" / "last.pt")["model"]
+    assert all(w.dtype == torch.float32 and bool(torch.isfinite(w).all()) for w in weights.values())

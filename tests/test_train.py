@@ -147,10 +147,10 @@ def test_sigterm_saves_last_pt_and_resume_matches_a_straight_run(small_corpus, t
     before = signal.getsignal(signal.SIGTERM)
     update = Trainer._update
 
-    def signalled(self, model, optimizer, batch):
+    def signalled(self, optimizer, batches, targets):
         if self.progress.step == 6:  # during step 7, between two validations
             os.kill(os.getpid(), signal.SIGTERM)
-        return update(self, model, optimizer, batch)
+        return update(self, optimizer, batches, targets)
 
     monkeypatch.setattr(Trainer, "_update", signalled)
     with pytest.raises(Interrupted, match=r"SIGTERM received: stopped at step 7 .*--resume") as caught:

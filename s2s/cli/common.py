@@ -27,7 +27,8 @@ class Group(click.Group):
         except UserError as e:
             raise click.ClickException(str(e)) from None
         except Interrupted as e:  # training saved last.pt and stopped
-            click.echo(str(e), err=True)
+            if str(e):  # under torchrun only rank 0 has something to say
+                click.echo(str(e), err=True)
             ctx.exit(128 + e.signum)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)

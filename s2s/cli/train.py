@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -42,5 +43,6 @@ def train(config_path, overrides, run_dir, resume, device_name, quiet) -> None:
     config = load_config(config_path, overrides)
     progress = run_training(config, run_dir, resume=resume, device=device(device_name),
                             progress_bar=show_progress(quiet))
-    click.echo(f"best validation BLEU {progress.best_bleu:.2f} at step {progress.best_step}; "
-               f"checkpoints in {run_dir}", err=True)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
+        click.echo(f"best validation BLEU {progress.best_bleu:.2f} at step {progress.best_step}; "
+                   f"checkpoints in {run_dir}", err=True)

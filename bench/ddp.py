@@ -1,0 +1,65 @@
+"""Training speed: one process against N processes under torchrun (DDP), same config, same run.
+
+Both runs use the same global batch (train.accumulate batches of train.batch_tokens per
+update, shared out among the processes) and the same number of CPU threads in all (the
+single process gets them all, each of the N gets its share). Prints the median
+source+target pieces/s over log windows, the first window (warm-up) left out.
+
+    python bench/ddp.py                                   # configs/multi30k_de_en.yaml, 2 processes
+    python bench/ddp.py -c configs/demo.yaml --steps 400
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+WINDOW = re.compile(r"step (\d+) \| epoch \d+ \| loss [\d.]+ \| (\d+) tok/s")
+
+
+def speeds(log: Path) -> list[float]:
+    """tokens/s of each log window but the first."""
+    return [float(m.group(2)) for m in WINDOW.finditer(log.read_text())][1:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-c", "--config", default="configs/multi30k_de_en.yaml")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=150)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads in all")
+    args = parser.parse_args()
+    n = args.processes
+    settings = ["--set", f"train.accumulate={n}", "--set", f"train.max_steps={args.steps}", "--set",
+                f"train.log_every={max(1, args.steps // 6)}", "--set", "train.valid_every=1000000",
+                "--set", "train.keep_checkpoints=0", "--quiet"]
+    with tempfile.TemporaryDirectory() as out:
+        runs = {
+            f"1 process, {args.threads} threads": ([sys.executable, "-m", "s2s"], args.threads),
+            f"{n} processes (torchrun, DDP over gloo), {max(1, args.threads // n)} thread(s) each":
+                ([sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}",
+                  "-m", "s2s"], max(1, args.threads // n)),
+        }
+        results = {}
+        for i, (name, (command, threads)) in enumerate(runs.items()):
+            env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+            run_dir = Path(out) / f"run{i}"
+            subprocess.run(command + ["train", "-c", args.config, "-o", str(run_dir), *settings], env=env,
+                           check=True, stdout=subprocess.DEVNULL)
+            results[name] = speeds(run_dir / "train.log")
+    print(f"{args.config}, {args.steps} updates of train.accumulate={n} batches, {os.cpu_count()} CPUs")
+    for name, values in results.items():
+        print(f"  {name}: median {statistics.median(values):,.0f} source+target pieces/s "
+              f"({len(values)} windows)")
+    one, many = (statistics.median(v) for v in results.values())
+    print(f"  ratio {n} processes / 1 process: {many / one:.2f}")
+
+
+if __name__ == "__main__":
+    main()
