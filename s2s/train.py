@@ -19,7 +19,6 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
@@ -28,18 +27,15 @@ from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.distributed import Group
 from s2s.errors import Interrupted, UserError
 from s2s.metrics import bleu
+from s2s.loss import token_loss, validation_loss
 from s2s.model import Seq2Seq
 from s2s.monitor import Monitor, Window
+from s2s.resume import check_compatible, check_same_text, own_rng, rng_state
 from s2s.signals import StopSignals
-from s2s.tokenizer import PAD, Tokenizer
+from s2s.tokenizer import Tokenizer
 from s2s.translate import Translator
 
 log = logging.getLogger(__name__)
-
-# `train` keys that may change on --resume without breaking what was saved (the optimiser,
-# schedule and data order would silently ignore or contradict a change to the others).
-RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "valid_every", "valid_batch_size",
-                     "log_every", "max_nonfinite", "keep_checkpoints", "bf16"}
 
 
 class Diverged(UserError):
@@ -59,28 +55,6 @@ class Progress:
     skipped_steps: int = 0  # steps whose loss or gradient was not finite (no update made)
     history: list[dict] = field(default_factory=list)  # one record per validation
     train_log: list[dict] = field(default_factory=list)  # one record per log window
-
-
-def token_loss(logits: torch.Tensor, tgt_out: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Summed cross-entropy over non-padding targets: logits (B, T, V), tgt_out (B, T)."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), tgt_out.reshape(-1),
-                           ignore_index=PAD, label_smoothing=smoothing, reduction="sum")
-
-
-@torch.no_grad()
-def validation_loss(model: Seq2Seq, data: ParallelData, batch_tokens: int,
-                    device: torch.device) -> float:
-    """Mean per-token negative log-likelihood (no label smoothing) of a split."""
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for indices in data.epoch_batches(batch_tokens, seed=0, epoch=0):
-        batch = data.batch(indices).to(device)
-        logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
-        total += float(token_loss(logits, batch.tgt_out, 0.0))
-        count += int((batch.tgt_out != PAD).sum())
-    model.train(was_training)
-    return total / max(count, 1)
 
 
 class Trainer:
@@ -122,12 +96,12 @@ class Trainer:
         if resume:
             self.resumed = checkpoint.load(last, require=("config", "tokenizer", "model", "progress",
                                                           "train_state", "fingerprints"))
-            self._check_compatible(from_dict(self.resumed["config"]))
+            check_compatible(from_dict(self.resumed["config"]), self.config, self.run_dir)
         data = self.config.data
         self.train_text = read_parallel(split_path(data.train, data.src_lang),
                                         split_path(data.train, data.tgt_lang))
         self.fingerprints = {"train": fingerprint(*self.train_text)}
-        self._check_same_text("training", "train")
+        check_same_text(self.resumed, self.fingerprints, "train", self.run_dir)
         if resume:
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
             log.info("resuming %s from step %d", self.run_dir, self.resumed["progress"]["step"])
@@ -140,27 +114,6 @@ class Trainer:
             self.tokenizer = Tokenizer.from_state(self.group.share(state))  # rank 0's, everywhere
         if self.group.main:
             dump_config(self.config, self.run_dir / "config.yaml")
-
-    def _check_compatible(self, saved: Config) -> None:
-        """On resume, refuses changes that the saved model, optimiser or data order contradict."""
-        now = self.config
-        for section in ("model", "tokenizer"):
-            if getattr(saved, section) != getattr(now, section):
-                raise UserError(f"--resume: the '{section}' section differs from the one the run in "
-                                f"{self.run_dir} was started with")
-        for key in ("src_lang", "tgt_lang", "max_len"):
-            if getattr(saved.data, key) != getattr(now.data, key):
-                raise UserError(f"--resume: data.{key} differs from the run's ({getattr(saved.data, key)!r})")
-        for key, value in asdict(saved.train).items():
-            if key not in RESUMABLE_CHANGES and getattr(now.train, key) != value:
-                raise UserError(f"--resume: train.{key} cannot change on resume (the run has "
-                                f"{value!r}); only {', '.join(sorted(RESUMABLE_CHANGES))} can")
-
-    def _check_same_text(self, what: str, key: str) -> None:
-        """On resume, the corpus may have moved (paths may change) but its text may not."""
-        if self.resumed is not None and self.resumed["fingerprints"][key] != self.fingerprints[key]:
-            raise UserError(f"--resume: the {what} text differs from the one the run in "
-                            f"{self.run_dir} was trained on (same paths, other content?)")
 
     def _build(self) -> tuple[Seq2Seq, torch.optim.Optimizer, object]:
         """The model, optimiser and scheduler, restored from last.pt on resume."""
@@ -186,7 +139,7 @@ class Trainer:
                                        name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
         valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
         self.fingerprints["valid"] = fingerprint(valid.src_text, valid.tgt_text)
-        self._check_same_text("validation", "valid")
+        check_same_text(self.resumed, self.fingerprints, "valid", self.run_dir)
         model, optimizer, scheduler = self._build()
         log.info("model: %s parameters; vocabulary %d source, %d target; %d training pairs",
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size,
@@ -397,7 +350,7 @@ class Trainer:
     def _save_last(self, model, optimizer, scheduler, meta: dict) -> None:
         """Writes last.pt: the model and everything --resume needs to continue exactly."""
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "rng": self._rng_state()}  # (collective under torchrun: every process gives its own)
+                 "rng": rng_state(self.group)}  # (collective under torchrun: every process gives its own)
         if not self.group.main:
             return
         checkpoint.save(self.run_dir / checkpoint.LAST,
@@ -408,15 +361,6 @@ class Trainer:
         return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
                 "model": model.state_dict(), "meta": meta}
 
-    def _rng_state(self) -> dict:
-        """This process's random state, and under torchrun every process's (by rank)."""
-        state = {"torch": torch.get_rng_state()}
-        if torch.cuda.is_available():
-            state["cuda"] = torch.cuda.get_rng_state_all()
-        if self.group.distributed:
-            state["ranks"] = self.group.gather(dict(state))
-        return state
-
     def _restore(self, model, optimizer, scheduler) -> None:
         content = self.resumed
         try:
@@ -424,7 +368,7 @@ class Trainer:
             optimizer.load_state_dict(content["train_state"]["optimizer"])
             scheduler.load_state_dict(content["train_state"]["scheduler"])
             self.progress = Progress(**content["progress"])
-            rng = self._own_rng(content["train_state"]["rng"])
+            rng = own_rng(content["train_state"]["rng"], self.group, self.config.train.seed, self.progress.step)
             torch.set_rng_state(rng["torch"])
         except (RuntimeError, ValueError, TypeError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -432,17 +376,6 @@ class Trainer:
                             f"s2s or its own config: {first}") from None
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(rng["cuda"])
-
-    def _own_rng(self, rng: dict) -> dict:
-        """The saved random state of this process's rank; re-seeded if the process count changed."""
-        saved = rng.get("ranks", [rng])
-        if len(saved) == self.group.world_size:
-            return saved[self.group.rank]
-        log.warning("the run was saved by %d process(es) and resumes with %d: dropout is re-seeded, so "
-                    "it will not repeat a run without the change exactly", len(saved), self.group.world_size)
-        torch.manual_seed(self.config.train.seed + 1_000_003 * self.group.rank + self.progress.step)
-        return {"torch": torch.get_rng_state()}
-
 
 def train(config: Config, run_dir: str | Path, *, resume: bool = False,
           device: torch.device = torch.device("cpu"), progress_bar: bool = False) -> Progress:

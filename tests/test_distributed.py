@@ -14,7 +14,7 @@ from s2s.data import ParallelData, collate
 from s2s.distributed import Group
 from s2s.errors import UserError
 from s2s.model import Seq2Seq
-from s2s.train import Trainer, train
+from s2s.train import Trainer
 from tests.conftest import tiny_config
 
 

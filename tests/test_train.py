@@ -89,7 +89,6 @@ def test_a_run_that_stopped_early_stays_stopped_on_resume(small_corpus, tmp_path
 
 def test_resume_accepts_a_moved_corpus_but_not_a_changed_one(small_corpus, tmp_path):
     import shutil
-    from dataclasses import replace
     moved = tmp_path / "moved"
     shutil.copytree(small_corpus, moved)
     train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")

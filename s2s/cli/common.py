@@ -6,7 +6,6 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
-from pathlib import Path
 
 import click
 import torch
