@@ -91,7 +91,7 @@ class Trainer:
                             f"--set train.accumulate={world * max(1, accumulate // world)}")
         self.group.barrier()  # every process has checked the run directory before rank 0 writes to it
         if self.group.main:
-            for stale in self.run_dir.glob(".*.pt.*.tmp"):  # a write cut short by a crash or SIGKILL
+            for stale in self.run_dir.glob(".*.tmp"):  # atomic writes cut short by a crash or SIGKILL
                 stale.unlink(missing_ok=True)
         if resume:
             self.resumed = checkpoint.load(last, require=("config", "tokenizer", "model", "progress",

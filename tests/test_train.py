@@ -213,3 +213,12 @@ def test_resume_from_a_damaged_last_pt_is_a_clear_error(small_corpus, tmp_path):
     checkpoint.save(last, content)
     with pytest.raises(UserError, match="incomplete s2s checkpoint: it has no tokenizer, progress"):
         train(tiny_config(small_corpus, max_steps=20), tmp_path / "run", resume=True)
+
+
+def test_files_half_written_before_a_crash_are_cleared_on_resume(small_corpus, tmp_path):
+    train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
+    stale = [tmp_path / "run" / name for name in (".last.pt.x1y2.tmp", ".curves.png.a9b8.tmp")]
+    for path in stale:
+        path.write_bytes(b"half")
+    train(tiny_config(small_corpus, max_steps=12), tmp_path / "run", resume=True)
+    assert not any(path.exists() for path in stale)
