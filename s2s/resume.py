@@ -50,8 +50,8 @@ def check_same_text(resumed: dict | None, fingerprints: dict[str, str], key: str
 def rng_state(group: Group) -> dict:
     """This process's random state, and under torchrun every process's (by rank; collective)."""
     state = {"torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state()  # this process's GPU only
     if group.distributed:
         state["ranks"] = group.gather(dict(state))
     return state

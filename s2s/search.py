@@ -103,7 +103,7 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
         if row and row[-1] == EOS:
             row = row[:-1]
         out.append(Hypothesis(row, float(score[i]), float(log_prob[i]),
-                              attention[i, : lengths[i], : src_len[i]].cpu()))
+                              attention[i, : lengths[i], : src_len[i]].cpu().clone()))  # not a view of the batch
     return out
 
 
@@ -236,6 +236,6 @@ class Finished:
                 if row and row[-1] == EOS:
                     row = row[:-1]
                 hyps.append(Hypothesis(row, float(score[i, j]), float(log_prob[i, j]),
-                                       attention[i, j, :n, : src_len[i]]))
+                                       attention[i, j, :n, : src_len[i]].clone()))  # not a view of the batch
             out.append(hyps)
         return out

@@ -49,9 +49,10 @@ def _split(text: str, count: Callable[[str], int], limit: int, level: int) -> li
             parts.append(current.strip())
         if count(unit.strip()) <= limit:
             current = unit
-        else:  # this unit alone is too long: cut it at the next level down
-            parts.extend(_split(unit.strip(), count, limit, level + 1))
-            current = ""
+        else:  # this unit alone is too long: cut it at the next level down; its last part
+            *whole, current = _split(unit.strip(), count, limit, level + 1)  # may share with the next
+            parts.extend(whole)
+            current += unit[len(unit.rstrip()):]  # keep the whitespace that followed the unit
     if current.strip():
         parts.append(current.strip())
     return parts

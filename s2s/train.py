@@ -370,12 +370,12 @@ class Trainer:
             self.progress = Progress(**content["progress"])
             rng = own_rng(content["train_state"]["rng"], self.group, self.config.train.seed, self.progress.step)
             torch.set_rng_state(rng["torch"])
+            if "cuda" in rng and self.device.type == "cuda":
+                torch.cuda.set_rng_state(rng["cuda"])
         except (RuntimeError, ValueError, TypeError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"--resume: {self.run_dir / checkpoint.LAST} does not fit this version of "
                             f"s2s or its own config: {first}") from None
-        if "cuda" in rng and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(rng["cuda"])
 
 def train(config: Config, run_dir: str | Path, *, resume: bool = False,
           device: torch.device = torch.device("cpu"), progress_bar: bool = False) -> Progress:

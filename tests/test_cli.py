@@ -249,6 +249,21 @@ def test_user_mistakes_are_one_line_errors(demo_corpus, tmp_path):
     assert result.exit_code == 1 and "not a readable s2s checkpoint" in result.output
 
 
+def test_paths_the_file_system_refuses_are_one_line_errors(trained, demo_corpus, tmp_path):
+    import torch
+    from s2s import checkpoint
+    (tmp_path / "afile").write_text("not a directory")
+    result = run("translate", "-m", trained, "--plot-attention", tmp_path / "afile" / "plots", input=b"A dog.\n")
+    assert result.exit_code == 1 and "afile/plots" in result.output and "Traceback" not in result.output
+    dump_config(tiny_config(demo_corpus), tmp_path / "tiny.yaml")
+    result = run("train", "-c", tmp_path / "tiny.yaml", "-o", tmp_path / "afile" / "run")
+    assert result.exit_code == 1 and "Not a directory" in result.output
+    content = checkpoint.load(trained / "best.pt")
+    torch.save({**content, "tokenizer": {"src": b"garbage"}}, tmp_path / "badtok.pt")
+    result = run("info", tmp_path / "badtok.pt")
+    assert result.exit_code == 1 and "tokenizer cannot be read" in result.output
+
+
 def test_version():
     result = run("--version")
     assert result.exit_code == 0 and __version__ in result.output

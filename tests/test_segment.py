@@ -23,6 +23,10 @@ def test_a_long_sentence_is_cut_at_clauses_then_words():
     assert split_line(text, words, 3) == ["a b c,", "d e;", "f g h", "i j k.", "l m."]
 
 
+def test_the_rest_of_a_cut_sentence_shares_a_part_with_the_next():
+    assert split_line("a b c d e f g. h.", words, 4) == ["a b c d", "e f g. h."]
+
+
 def test_text_without_spaces_is_cut_inside_runs():
     text = "\u4e2d\u6587\u6ca1\u6709\u7a7a\u683c\u7684\u53e5\u5b50\u5f88\u957f"  # 12 characters, no spaces
     parts = split_line(text, len, 5)

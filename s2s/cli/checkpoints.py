@@ -29,7 +29,10 @@ def info(model, as_json) -> None:
     setup_logging(verbose=False)
     path = checkpoint.resolve(model)
     content = checkpoint.load(path, require=("config", "tokenizer", "model"))
-    tokenizer = Tokenizer.from_state(content["tokenizer"])
+    try:
+        tokenizer = Tokenizer.from_state(content["tokenizer"])
+    except (RuntimeError, ValueError, TypeError, KeyError) as e:
+        raise UserError(f"{path}: the checkpoint's tokenizer cannot be read: {e}") from None
     meta, progress = content.get("meta", {}), content.get("progress")
     facts = {
         "checkpoint": str(path),

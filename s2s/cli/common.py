@@ -17,14 +17,18 @@ log = logging.getLogger("s2s")
 
 
 class Group(click.Group):
-    """Turns a user's mistake (UserError) into a one-line message and exit status 1, and a
-    signal that stopped a command into a message and 128 + the signal number."""
+    """Turns a user's mistake (UserError) or a refusal of the file system (OSError) into a
+    one-line message and exit status 1, and a signal that stopped a command into a message
+    and 128 + the signal number."""
 
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
         except UserError as e:
             raise click.ClickException(str(e)) from None
+        except OSError as e:  # the file system refused: a path that is a file, no permission, disk full
+            where = f"{e.filename}: " if e.filename else ""
+            raise click.ClickException(f"{where}{e.strerror or e}") from None
         except Interrupted as e:  # training saved last.pt and stopped
             if str(e):  # under torchrun only rank 0 has something to say
                 click.echo(str(e), err=True)
