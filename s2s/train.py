@@ -177,19 +177,22 @@ class Trainer:
         cfg, p = self.config.train, self.progress
         while not stop and p.epoch < cfg.max_epochs:
             stop = self._train_epoch(model, optimizer, train, validate)
-            if self.stop_signal is not None:
-                name = signal.Signals(self.stop_signal).name
+            signum = self._agreed_signal()
+            if signum is not None:
+                name = signal.Signals(signum).name
                 self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
                 log.info("stopped by %s at step %d; last.pt saved", name, p.step)
                 how = ("the same torchrun command with" if self.group.distributed else "s2s train") + \
                     f" -o {self.run_dir} --resume"
                 message = (f"{name} received: stopped at step {p.step} and saved {self.run_dir / checkpoint.LAST}; "
                            f"continue with: {how}")
-                raise Interrupted(self.stop_signal, message if self.group.main else "")
+                raise Interrupted(signum, message if self.group.main else "")
 
-    @property
-    def stop_signal(self) -> int | None:
-        """The signal that stops training, once every process knows of it (else None)."""
+    def _agreed_signal(self) -> int | None:
+        """The signal that stops training, once every process knows of it (else None).
+
+        Under torchrun this is a collective: every process calls it at the same points.
+        """
         received = self.signals.received
         if not self.group.any(received is not None, self.device):
             return None
@@ -213,7 +216,7 @@ class Trainer:
                      len(batches), len(train) / len(batches), len(batches) // k)
         window = Window()
         while p.batch_in_epoch + k <= len(batches):
-            if self.stop_signal is not None:
+            if self._agreed_signal() is not None:
                 return True
             update = batches[p.batch_in_epoch:p.batch_in_epoch + k]
             tokens, targets = map(sum, zip(*(train.counts(b) for b in update)))
