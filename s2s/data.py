@@ -100,13 +100,6 @@ class Batch:
             return Batch(src, self.src_len, tgt_in, tgt_out)
         return Batch(self.src.to(device), self.src_len, self.tgt_in.to(device), self.tgt_out.to(device))
 
-    @property
-    def n_tokens(self) -> int:
-        """Source + target tokens, padding excluded (BOS/EOS not counted)."""
-        n_src = int(self.src_len.sum()) - self.src.size(0)
-        n_tgt = int((self.tgt_out != PAD).sum()) - self.src.size(0)
-        return n_src + n_tgt
-
 
 def pad(seqs: list[list[int]]) -> torch.Tensor:
     """Right-pads id lists into a (B, L) tensor."""
@@ -167,8 +160,8 @@ class ParallelData:
         return collate([self.src[i] for i in indices], [self.tgt[i] for i in indices])
 
     def counts(self, indices: list[int]) -> tuple[int, int]:
-        """(tokens, targets) of a batch without building it: tokens as `Batch.n_tokens`
-        counts them, targets as the loss does (target pieces plus EOS)."""
+        """(tokens, targets) of a batch without building it: tokens are source + target
+        pieces (BOS/EOS not counted), targets what the loss counts (target pieces plus EOS)."""
         n_src = sum(len(self.src[i]) - 1 for i in indices)
         n_tgt = sum(len(self.tgt[i]) for i in indices)
         return n_src + n_tgt, n_tgt + len(indices)

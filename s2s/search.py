@@ -170,7 +170,7 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
                      torch.cat([attention[rows], weights[rows].unsqueeze(1).float()], dim=1))
         # The K best candidates that did not end stay live.
         live, pick = torch.where(cand_token == EOS, NEG_INF, cand).topk(k, dim=1)  # (A, K)
-        pick = (pick + offset // k * cand.size(1)).view(-1)  # (A*K,) into the flat (A*2K,)
+        pick = (pick + torch.arange(a, device=device).unsqueeze(1) * cand.size(1)).view(-1)  # (A*K,) into (A*2K,)
         rows = cand_row.view(-1)[pick]  # (A*K,) the rows the live ones extend
         prev = cand_token.view(-1)[pick]
         tokens = torch.cat([tokens[rows], prev.unsqueeze(1)], dim=1)

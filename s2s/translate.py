@@ -13,7 +13,6 @@ from collections.abc import Iterable, Iterator
 import logging
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,26 +93,22 @@ class Translator:
             return out
         ids = [s + [EOS] for s in self.tokenizer.encode_src([lines[i] for i in todo])]
         units: list[list[int]] = []  # what search translates: whole lines, or parts of long ones
-        owner: list[int] = []  # the position in `todo` each unit belongs to
-        for k, seq in enumerate(ids):
+        spans: list[range] = []  # the units of each line in `todo`
+        for i, seq in zip(todo, ids):
             if self.max_src_len and len(seq) - 1 > self.max_src_len:
-                parts = self._split(lines[todo[k]], len(seq) - 1, first_line + todo[k])
-                units += [p + [EOS] for p in self.tokenizer.encode_src(parts)]
-                owner += [k] * len(parts)
+                parts = self._split(lines[i], len(seq) - 1, first_line + i)
+                seqs = [p + [EOS] for p in self.tokenizer.encode_src(parts)]
             else:
-                units.append(seq)
-                owner.append(k)
+                seqs = [seq]
+            spans.append(range(len(units), len(units) + len(seqs)))
+            units += seqs
         found = self._search(units, n)
-        whole = [n_parts == 1 for n_parts in Counter(owner).values()]  # keys are 0.. in order
-        joined: dict[int, list[Translation]] = {}
-        for u, k in enumerate(owner):
-            if whole[k]:
-                out[todo[k]] = found[u]
-            else:
-                joined.setdefault(k, []).append(found[u][0])
-        for k, parts in joined.items():
-            text = " ".join(p.text for p in parts if p.text)
-            out[todo[k]] = [Translation(text, sum(p.score for p in parts), None)]
+        for i, span in zip(todo, spans):
+            if len(span) == 1:
+                out[i] = found[span[0]]
+            else:  # one translation: the parts' best ones, joined
+                parts = [found[u][0] for u in span]
+                out[i] = [Translation(" ".join(p.text for p in parts if p.text), sum(p.score for p in parts), None)]
         return out
 
     def _split(self, line: str, length: int, number: int) -> list[str]:

@@ -14,6 +14,7 @@ from s2s.data import ParallelData, collate
 from s2s.distributed import Group
 from s2s.errors import UserError
 from s2s.model import Seq2Seq
+from s2s.tokenizer import PAD
 from s2s.train import Trainer
 from tests.conftest import tiny_config
 
@@ -44,7 +45,9 @@ def test_accumulated_batches_give_the_gradient_of_their_union(demo_corpus, token
     assert abs(split_loss - whole_loss) < 1e-5
     for a, b in zip(split, (p.grad for p in model.parameters())):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
-    assert data.counts(first)[0] == collate([data.src[i] for i in first], [data.tgt[i] for i in first]).n_tokens
+    batch = collate([data.src[i] for i in first], [data.tgt[i] for i in first])
+    real_targets = int((batch.tgt_out != PAD).sum())
+    assert data.counts(first) == (int(batch.src_len.sum()) - len(first) + real_targets - len(first), real_targets)
 
 
 def test_accumulate_must_be_a_multiple_of_the_process_count(demo_corpus, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import sys
@@ -12,6 +13,7 @@ import torch
 
 from s2s.atomic import atomic_file
 from s2s.errors import Interrupted, UserError
+from s2s.penalty import PENALTIES
 
 log = logging.getLogger("s2s")
 
@@ -66,7 +68,7 @@ SEARCH_OPTIONS = (
     click.option("-k", "--beam", type=click.IntRange(min=1),
                  help="Beam size; 1 is greedy search. Search options default to the run's "
                       "`search` config section: beam 5, length penalty 'length', alpha 1."),
-    click.option("--length-penalty", type=click.Choice(["none", "length", "gnmt"]),
+    click.option("--length-penalty", type=click.Choice(PENALTIES),
                  help="Score = log-prob / lp(L): none (1), length (L^alpha), gnmt (((5+L)/6)^alpha)."),
     click.option("--alpha", type=click.FloatRange(min=0), help="Length penalty exponent."),
     click.option("--min-len", type=click.IntRange(min=0), help="Target tokens before EOS is allowed."),
@@ -89,8 +91,6 @@ def search_options(command):
 
 def apply_search(translator, **given) -> None:
     """Applies the search options given on the command line over the run's `search` section."""
-    import dataclasses
-
     given = {key: value for key, value in given.items() if value is not None}
     try:
         translator.search = dataclasses.replace(translator.search, **given)

@@ -8,7 +8,7 @@ import sys
 import click
 
 from s2s.cli.common import (batch_option, device_option, load_translator, quiet_option, search_options,
-                            setup_logging, split_option)
+                            setup_logging, show_progress, split_option)
 from s2s.errors import UserError
 from s2s.metrics import WIDTH
 
@@ -63,7 +63,7 @@ def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size,
             if not data.test:
                 raise UserError(f"{model}: the run's config has no data.test; give --src and --ref")
             src, ref = split_path(data.test, data.src_lang), split_path(data.test, data.tgt_lang)
-        _, scores = translate_and_score(translator, src, ref, progress=not quiet and sys.stderr.isatty())
+        _, scores = translate_and_score(translator, src, ref, progress=show_progress(quiet))
     if as_json:
         click.echo(json.dumps([s.fields for s in scores], ensure_ascii=False))
     elif score_only:
