@@ -74,6 +74,14 @@ class Group:
         dist.all_reduce(value)
         return float(value.item())
 
+    def maximum(self, number: float, device: torch.device) -> float:
+        """The largest `number` over all processes (e.g. the elapsed time, so that all agree)."""
+        if not self.distributed:
+            return number
+        value = torch.tensor([float(number)], dtype=torch.float64, device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return float(value.item())
+
     def share(self, value: Any) -> Any:
         """Rank 0's `value` (any picklable object), on every process."""
         if not self.distributed:

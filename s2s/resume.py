@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # `train` keys that may change on --resume without breaking what was saved (the optimiser,
 # schedule and data order would silently ignore or contradict a change to the others).
-RESUMABLE_CHANGES = {"max_steps", "max_epochs", "patience", "valid_every", "valid_batch_size",
+RESUMABLE_CHANGES = {"max_steps", "max_minutes", "max_epochs", "patience", "valid_every", "valid_batch_size",
                      "log_every", "max_nonfinite", "keep_checkpoints", "bf16"}
 
 

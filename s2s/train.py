@@ -22,6 +22,7 @@ import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
+from s2s.align import Model1, guided_loss
 from s2s.config import Config, dump_config, from_dict
 from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.distributed import Group
@@ -31,6 +32,7 @@ from s2s.loss import token_loss, validation_loss
 from s2s.model import Seq2Seq
 from s2s.monitor import Monitor, Window
 from s2s.resume import check_compatible, check_same_text, own_rng, rng_state
+from s2s.schedule import budget_spent, scheduled_lr
 from s2s.signals import StopSignals
 from s2s.tokenizer import Tokenizer
 from s2s.translate import Translator
@@ -53,6 +55,7 @@ class Progress:
     best_step: int = 0
     bad_validations: int = 0  # validations since the best one
     skipped_steps: int = 0  # steps whose loss or gradient was not finite (no update made)
+    seconds: float = 0.0  # wall-clock time of the run so far, over all its resumes
     history: list[dict] = field(default_factory=list)  # one record per validation
     train_log: list[dict] = field(default_factory=list)  # one record per log window
 
@@ -73,6 +76,9 @@ class Trainer:
         self.fingerprints: dict[str, str] = {}
         self.signals = StopSignals()
         self.nonfinite_in_row = 0
+        self.clock = time.monotonic()  # train.max_minutes counts from here (plus earlier resumes)
+        self.seconds_before = 0.0  # the run's time before this process (from last.pt)
+        self.out_of_time = False  # stopped by train.max_minutes
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -137,6 +143,10 @@ class Trainer:
         cfg, data_cfg, tok = self.config.train, self.config.data, self.tokenizer
         train = ParallelData.from_text(*self.train_text, tok, max_len=data_cfg.max_len,
                                        name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
+        if cfg.guided_alignment > 0:
+            log.info("learning word alignments of the training data (IBM Model 1) for guided alignment")
+            model1 = Model1.train([s[:-1] for s in train.src], train.tgt)
+            train.align = [model1.align(s[:-1], t) for s, t in zip(train.src, train.tgt)]
         valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
         self.fingerprints["valid"] = fingerprint(valid.src_text, valid.tgt_text)
         check_same_text(self.resumed, self.fingerprints, "valid", self.run_dir)
@@ -155,17 +165,20 @@ class Trainer:
         self.monitor = Monitor(self.run_dir, total_steps=cfg.max_steps, step=p.step,
                                valid_every=cfg.valid_every, progress_bar=self.progress_bar,
                                enabled=self.group.main)
-        stop = p.step >= cfg.max_steps or self._patience_spent()
+        stop = (p.step >= cfg.max_steps or self._patience_spent()
+                or self.group.any(self._budget_seconds() <= 0, self.device))
         if stop:
-            log.info("the run has already finished (step %d); raise train.max_steps or "
-                     "train.patience to train further", p.step)
+            log.info("the run has already finished (step %d); raise train.max_steps, train.max_minutes "
+                     "or train.patience to train further", p.step)
         model.train()
         try:
             with logging_redirect_tqdm(loggers=[logging.getLogger("s2s")]), self.signals:
                 self._loop(model, optimizer, scheduler, train, validate, stop)
             if not p.history or p.history[-1]["step"] != p.step:
-                # off the regular schedule, unless it is the run's only validation
-                self._validate(model, optimizer, scheduler, valid, final=bool(p.history))
+                # off the regular schedule (unless it is the run's only one, or the time budget
+                # ended the run: then no later step can follow it)
+                self._validate(model, optimizer, scheduler, valid,
+                               final=bool(p.history) and not self.out_of_time)
         finally:
             self.monitor.close()
         log.info("finished at step %d; best validation BLEU %.2f at step %d", p.step,
@@ -187,6 +200,15 @@ class Trainer:
                 message = (f"{name} received: stopped at step {p.step} and saved {self.run_dir / checkpoint.LAST}; "
                            f"continue with: {how}")
                 raise Interrupted(signum, message if self.group.main else "")
+
+    def _elapsed(self) -> float:
+        """Wall-clock seconds of this run, earlier resumes included."""
+        return self.seconds_before + time.monotonic() - self.clock
+
+    def _budget_seconds(self) -> float:
+        """Seconds left of train.max_minutes (infinite without a time budget)."""
+        minutes = self.config.train.max_minutes
+        return 60.0 * minutes - self._elapsed() if minutes > 0 else math.inf
 
     def _agreed_signal(self) -> int | None:
         """The signal that stops training, once every process knows of it (else None).
@@ -218,6 +240,16 @@ class Trainer:
         while p.batch_in_epoch + k <= len(batches):
             if self._agreed_signal() is not None:
                 return True
+            seconds = self._elapsed() if cfg.max_minutes <= 0 else group.maximum(self._elapsed(), self.device)
+            if cfg.max_minutes > 0 and seconds >= 60.0 * cfg.max_minutes:
+                log.info("train.max_minutes (%g) reached at step %d", cfg.max_minutes, p.step)
+                self.out_of_time = True
+                return True
+            if cfg.lr_schedule != "plateau" or p.step < cfg.warmup_steps:
+                spent = budget_spent(p.step, cfg.max_steps, seconds, cfg.max_minutes)
+                lr = scheduled_lr(cfg.lr_schedule, cfg.lr, cfg.min_lr, cfg.warmup_steps, p.step + 1, spent)
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = lr
             update = batches[p.batch_in_epoch:p.batch_in_epoch + k]
             tokens, targets = map(sum, zip(*(train.counts(b) for b in update)))
             mine = [train.batch(b) for b in update[group.rank::group.world_size]]
@@ -258,9 +290,12 @@ class Trainer:
             no_sync = self.net.no_sync() if self.group.distributed and not last else contextlib.nullcontext()
             with no_sync:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
-                    logits, _ = self.net(batch.src, batch.src_len, batch.tgt_in)
+                    logits, attention = self.net(batch.src, batch.src_len, batch.tgt_in)
+                loss = token_loss(logits, batch.tgt_out, cfg.label_smoothing)
+                if batch.align is not None:
+                    loss = loss + cfg.guided_alignment * guided_loss(attention.float(), batch.align)
                 # DDP averages gradients over processes: scaling by their number makes it a sum
-                loss = token_loss(logits, batch.tgt_out, cfg.label_smoothing) * (world / targets)
+                loss = loss * (world / targets)
                 loss.backward()
             total += loss.item() / world
         norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.clip_norm or math.inf)
@@ -313,7 +348,7 @@ class Trainer:
             p.best_bleu, p.best_step, p.bad_validations = bleu_score, p.step, 0
         elif not final:
             p.bad_validations += 1
-        if not final:
+        if not final and cfg.lr_schedule == "plateau":
             scheduler.step(bleu_score)
         record = {"step": p.step, "valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
                   "valid_bleu": bleu_score, "bleu_signature": signature, "lr": optimizer.param_groups[0]["lr"],
@@ -345,6 +380,7 @@ class Trainer:
     def _meta(self, interrupted: bool = False) -> dict:
         """What a checkpoint says about itself: its step and the latest validation scores."""
         p = self.progress
+        p.seconds = self._elapsed()
         last = p.history[-1] if p.history else {}
         return {"step": p.step, "valid_step": last.get("step"), "valid_bleu": last.get("valid_bleu"),
                 "bleu_signature": last.get("bleu_signature"), "valid_loss": last.get("valid_loss"),
@@ -371,6 +407,7 @@ class Trainer:
             optimizer.load_state_dict(content["train_state"]["optimizer"])
             scheduler.load_state_dict(content["train_state"]["scheduler"])
             self.progress = Progress(**content["progress"])
+            self.seconds_before = self.progress.seconds
             rng = own_rng(content["train_state"]["rng"], self.group, self.config.train.seed, self.progress.step)
             torch.set_rng_state(rng["torch"])
             if "cuda" in rng and self.device.type == "cuda":
