@@ -12,7 +12,7 @@ PIP_TORCH_ARGS ?=
 S2S_DATA ?= $(if $(wildcard ../shared/data/multi30k),$(abspath ../shared/data),data)
 export S2S_DATA
 
-.PHONY: setup demo test test-fast multi30k bench-search clean
+.PHONY: setup demo test test-fast multi30k bench bench-search bench-variants quality clean
 
 setup: $(STAMP)
 
@@ -58,6 +58,22 @@ multi30k: $(STAMP)
 # test_2016_flickr with the model `make multi30k` trains (about 10 minutes on 2 cores).
 bench-search: $(STAMP)
 	$(BIN)/python bench/search.py -m $(M30K_RUN)
+
+# Speed of the reference model: training pieces/s (Multi30k and Tatoeba), peak memory,
+# greedy/beam-5 and int8 translation, each against the machine's measured matmul peak
+# (about 15 minutes on 2 cores). BENCH_ARGS=--peers adds Joey NMT and OpenNMT-py.
+bench: $(STAMP)
+	$(BIN)/python bench/speed.py -m $(M30K_RUN) $(BENCH_ARGS)
+
+# Every architecture (cells, attention variants, no attention with each context) trained for
+# the same wall-clock budget on the demo corpus (about 25 minutes on 2 cores).
+bench-variants: $(STAMP) $(DEMO_DATA)
+	$(BIN)/python bench/variants.py
+
+# Train a recipe and score it: make quality RECIPE=multi30k_de_en_fast (see bench/quality.sh).
+RECIPE ?= multi30k_de_en_fast
+quality: $(STAMP)
+	bash bench/quality.sh $(RECIPE)
 
 clean:
 	rm -rf runs/demo data/demo

@@ -5,7 +5,7 @@ update, shared out among the processes) and the same number of CPU threads in al
 single process gets them all, each of the N gets its share). Prints the median
 source+target pieces/s over log windows, the first window (warm-up) left out.
 
-    python bench/ddp.py                                   # configs/multi30k_de_en.yaml, 2 processes
+    python bench/ddp.py                                   # configs/reference.yaml, 2 processes
     python bench/ddp.py -c configs/demo.yaml --steps 400
 """
 
@@ -30,7 +30,7 @@ def speeds(log: Path) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-c", "--config", default="configs/multi30k_de_en.yaml")
+    parser.add_argument("-c", "--config", default="configs/reference.yaml")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads in all")

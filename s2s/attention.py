@@ -1,8 +1,19 @@
 """Attention: scores decoder queries against the encoder memory and mixes it into a context.
 
 Three scorings: additive (Bahdanau, v^T tanh(W_k m + W_q q)), Luong dot (q . m) and Luong
-general (q^T W m). The memory-side projection is computed once per batch by `keys()` and
-handed back in with every query, so nothing is cached on the module between calls.
+general (q^T W m). Two options on top:
+
+- local-p (Luong et al. 2015, `window` D > 0): each query predicts a source position
+  p = (len - 1) * sigmoid(v_p^T tanh(W_p q)); the scores are normalised over the window
+  [p - D, p + D] only and then multiplied by a Gaussian exp(-(s - p)^2 / (2 (D/2)^2))
+  centred on p. As in the paper, the weights are not renormalised after the Gaussian, so
+  they sum to at most 1.
+- coverage (additive only; Tu et al. 2016, See et al. 2017): the running sum of the
+  attention weights of earlier steps enters the scores, v^T tanh(W_k m + W_q q + w_c cov),
+  so that the decoder can learn not to attend to the same words again.
+
+The memory-side projection is computed once per batch by `keys()` and handed back in with
+every query, so nothing is cached on the module between calls.
 """
 
 from __future__ import annotations
@@ -12,11 +23,12 @@ from torch import nn
 
 
 class Attention(nn.Module):
-    """One attention scoring function over a padded memory."""
+    """One attention scoring function over a padded memory, global or local-p."""
 
-    def __init__(self, *, kind: str, query_size: int, memory_size: int):
+    def __init__(self, *, kind: str, query_size: int, memory_size: int, window: int = 0,
+                 coverage: bool = False):
         super().__init__()
-        self.kind = kind
+        self.kind, self.window = kind, window
         if kind == "additive":
             self.key_proj = nn.Linear(memory_size, query_size, bias=False)
             self.query_proj = nn.Linear(query_size, query_size, bias=True)
@@ -29,24 +41,47 @@ class Attention(nn.Module):
             self.key_proj = None
         else:
             raise ValueError(f"unknown attention {kind!r}")
+        if coverage and kind != "additive":
+            raise ValueError("coverage needs additive attention")
+        self.coverage = nn.Parameter(torch.zeros(query_size)) if coverage else None  # w_c
+        if window > 0:
+            self.position_proj = nn.Linear(query_size, query_size, bias=False)  # W_p
+            self.position_v = nn.Linear(query_size, 1, bias=False)  # v_p
 
     def keys(self, memory: torch.Tensor) -> torch.Tensor:
         """Projects the memory once per batch: (B, S, He) -> (B, S, Hq)."""
         return memory if self.key_proj is None else self.key_proj(memory)
 
-    def forward(self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor,
-                mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
+                coverage: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Attends for a block of queries.
 
         query: (B, T, Hq); keys: (B, S, Hq) from keys(); memory: (B, S, He);
-        mask: (B, S) True on real source positions.
-        Returns context (B, T, He) and weights (B, T, S): each row sums to 1, 0 on padding.
+        mask: (B, S) True on real source positions; coverage: (B, S) summed earlier weights
+        (with coverage on; T must be 1 then, as each step's coverage depends on the last).
+        Returns context (B, T, He) and weights (B, T, S): 0 on padding; each row sums to 1
+        (global) or at most 1 (local-p).
         """
         if self.kind == "additive":
-            hidden = torch.tanh(keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2))  # (B, T, S, Hq)
-            scores = self.v(hidden).squeeze(-1)  # (B, T, S)
+            hidden = keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2)  # (B, T, S, Hq)
+            if self.coverage is not None:
+                hidden = hidden + coverage[:, None, :, None] * self.coverage  # (B, 1, S, 1) x (Hq,)
+            scores = self.v(torch.tanh(hidden)).squeeze(-1)  # (B, T, S)
         else:
             scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
-        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
-        weights = torch.softmax(scores, dim=-1)  # (B, T, S)
+        allowed = mask.unsqueeze(1)  # (B, 1, S)
+        if self.window > 0:
+            centre = self.position(query, mask).float()  # (B, T); float32 also under bf16 autocast
+            positions = torch.arange(mask.size(1), device=mask.device, dtype=torch.float32)  # (S,)
+            distance = positions.view(1, 1, -1) - centre.unsqueeze(-1)  # (B, T, S)
+            allowed = allowed & (distance.abs() <= self.window)
+        weights = torch.softmax(scores.masked_fill(~allowed, float("-inf")), dim=-1)  # (B, T, S)
+        if self.window > 0:
+            sigma = self.window / 2
+            weights = weights * torch.exp(-distance ** 2 / (2 * sigma ** 2))
         return torch.bmm(weights, memory), weights
+
+    def position(self, query: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Local-p's predicted source positions (B, T), each in [0, length - 1]."""
+        last = (mask.sum(dim=1, keepdim=True) - 1).float()  # (B, 1)
+        return last * torch.sigmoid(self.position_v(torch.tanh(self.position_proj(query))).float()).squeeze(-1)

@@ -18,9 +18,12 @@ import yaml
 
 from s2s.errors import UserError
 from s2s.penalty import PENALTIES
+from s2s.schedule import SCHEDULES
 
 CELLS = ("rnn", "gru", "lstm")
-ATTENTIONS = ("additive", "dot", "general")
+ATTENTIONS = ("additive", "dot", "general", "none")
+CONTEXTS = ("last", "transformed_last", "transformed_mean")
+CONTEXT_USES = ("init", "input", "both")
 TOKENIZER_TYPES = ("unigram", "bpe")
 
 
@@ -87,13 +90,27 @@ class DecoderConfig:
     cell: str = "gru"
     hidden_size: int = 512
     num_layers: int = 1
-    attention: str = "additive"
+    attention: str = "additive"  # additive | dot | general | none (the classic fixed context c)
+    local_window: int = 0  # D > 0: Luong's local-p attention over [p - D, p + D] (0 = global)
+    coverage: bool = False  # additive only: past attention summed and fed into the scores
     input_feeding: bool = True  # feed the previous attentional vector into the next step
-    bridge: bool = True  # initialise the decoder state from the encoder's final state
+    bridge: bool = True  # with attention: first state = tanh(W [encoder's last state]), else zeros
+    # without attention (attention: none) only:
+    context: str = "transformed_last"  # c = last | transformed_last (tanh W h_last) | transformed_mean
+    context_use: str = "both"  # c as the first state (init), as an input at every step (input), or both
 
     def __post_init__(self) -> None:
         _check(self.cell in CELLS, "model.decoder.cell", f"must be one of {CELLS}")
         _check(self.attention in ATTENTIONS, "model.decoder.attention", f"must be one of {ATTENTIONS}")
+        _check(self.local_window >= 0, "model.decoder.local_window", "must be >= 0 (0 = global attention)")
+        _check(self.context in CONTEXTS, "model.decoder.context", f"must be one of {CONTEXTS}")
+        _check(self.context_use in CONTEXT_USES, "model.decoder.context_use", f"must be one of {CONTEXT_USES}")
+        _check(not self.coverage or self.attention == "additive", "model.decoder.coverage",
+               f"needs attention: additive (got {self.attention!r})")
+        if self.attention == "none":
+            _check(not self.input_feeding, "model.decoder.input_feeding",
+                   "feeds the previous attentional vector: set it to false with attention: none")
+            _check(self.local_window == 0, "model.decoder.local_window", "needs attention (got attention: none)")
         _check(self.hidden_size > 0, "model.decoder.hidden_size", "must be positive")
         _check(self.num_layers > 0, "model.decoder.num_layers", "must be positive")
 
@@ -112,6 +129,12 @@ class ModelConfig:
         _check(self.embed_dim > 0, "model.embed_dim", "must be positive")
         _check(0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
         memory = self.encoder.hidden_size * (2 if self.encoder.bidirectional else 1)
+        _check(self.decoder.attention != "none" or self.decoder.context != "last"
+               or self.decoder.context_use == "input" or memory == self.decoder.hidden_size,
+               "model.decoder.context",
+               f"'last' as the decoder's first state (context_use: {self.decoder.context_use}) needs the "
+               f"encoder output size ({memory}) to equal model.decoder.hidden_size "
+               f"({self.decoder.hidden_size}); use transformed_last, or context_use: input")
         _check(self.decoder.attention != "dot" or memory == self.decoder.hidden_size,
                "model.decoder.attention",
                f"'dot' needs the encoder output size ({memory}) to equal "
@@ -136,14 +159,18 @@ class TrainConfig:
     valid_every: int = 500  # steps between validations (and checkpoints)
     valid_batch_size: int = 64  # sentences per batch when translating the validation set
     patience: int = 8  # validations without a better BLEU before stopping early
-    lr_decay: float = 0.5  # multiply lr by this when validation BLEU plateaus
-    lr_patience: int = 2  # validations without improvement before decaying
+    lr_schedule: str = "plateau"  # plateau | cosine | linear (decay over the budget; s2s/schedule.py)
+    warmup_steps: int = 0  # updates over which lr rises linearly from 0 (any schedule)
+    lr_decay: float = 0.5  # plateau: multiply lr by this when validation BLEU plateaus
+    lr_patience: int = 2  # plateau: validations without improvement before decaying
     min_lr: float = 1e-5
+    max_minutes: float = 0.0  # wall-clock budget of the whole run, validation included (0 = none)
     log_every: int = 100
     max_nonfinite: int = 10  # steps in a row with a NaN/inf loss or gradient before stopping
     keep_checkpoints: int = 5  # step-STEP.pt files kept from the latest validations (0 = none)
     accumulate: int = 1  # batches per update (shared out among processes under torchrun)
     bf16: bool = True  # bf16 autocast on CUDA GPUs that support it (CPU runs stay fp32)
+    guided_alignment: float = 0.0  # weight of the loss pulling attention to IBM Model 1 alignments (0 = off)
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
@@ -157,6 +184,10 @@ class TrainConfig:
         _check(self.keep_checkpoints >= 0, "train.keep_checkpoints", "must be >= 0")
         _check(self.lr_patience >= 0, "train.lr_patience", "must be >= 0")
         _check(0 <= self.min_lr <= self.lr, "train.min_lr", "must be in [0, train.lr]")
+        _check(self.lr_schedule in SCHEDULES, "train.lr_schedule", f"must be one of {SCHEDULES}")
+        _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
+        _check(self.guided_alignment >= 0, "train.guided_alignment", "must be >= 0 (0 turns it off)")
+        _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 means no time limit)")
 
 
 @dataclass(frozen=True)
@@ -190,6 +221,10 @@ class Config:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+
+    def __post_init__(self) -> None:
+        _check(self.train.guided_alignment == 0 or self.model.decoder.attention != "none",
+               "train.guided_alignment", "needs attention (model.decoder.attention is none)")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -91,19 +91,21 @@ class Batch:
     src_len: torch.Tensor  # (B,) on CPU, as pack_padded_sequence wants
     tgt_in: torch.Tensor  # (B, T) BOS + target ids, PAD after
     tgt_out: torch.Tensor  # (B, T) target ids + EOS, PAD after
+    align: torch.Tensor | None = None  # (B, T) source position each tgt_out piece aligns to, -1 for none
 
     def to(self, device: torch.device) -> "Batch":
         """The batch on `device`; to a GPU through pinned memory, so the copy overlaps compute."""
+        tensors = [t for t in (self.src, self.tgt_in, self.tgt_out, self.align) if t is not None]
         if device.type == "cuda":
-            pinned = [t.pin_memory() for t in (self.src, self.tgt_in, self.tgt_out)]
-            src, tgt_in, tgt_out = (t.to(device, non_blocking=True) for t in pinned)
-            return Batch(src, self.src_len, tgt_in, tgt_out)
-        return Batch(self.src.to(device), self.src_len, self.tgt_in.to(device), self.tgt_out.to(device))
+            moved = [t.pin_memory().to(device, non_blocking=True) for t in tensors]
+        else:
+            moved = [t.to(device) for t in tensors]
+        return Batch(moved[0], self.src_len, moved[1], moved[2], moved[3] if self.align is not None else None)
 
 
-def pad(seqs: list[list[int]]) -> torch.Tensor:
+def pad(seqs: list[list[int]], value: int = PAD) -> torch.Tensor:
     """Right-pads id lists into a (B, L) tensor."""
-    out = torch.full((len(seqs), max(map(len, seqs))), PAD, dtype=torch.long)
+    out = torch.full((len(seqs), max(map(len, seqs))), value, dtype=torch.long)
     for i, seq in enumerate(seqs):
         out[i, : len(seq)] = torch.tensor(seq, dtype=torch.long)
     return out
@@ -114,10 +116,12 @@ def source_batch(src: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return pad(src), torch.tensor([len(s) for s in src], dtype=torch.long)
 
 
-def collate(src: list[list[int]], tgt: list[list[int]]) -> Batch:
-    """Makes a training batch from encoded sources (with EOS) and bare targets."""
+def collate(src: list[list[int]], tgt: list[list[int]], align: list[list[int]] | None = None) -> Batch:
+    """Makes a training batch from encoded sources (with EOS) and bare targets, with each
+    target piece's aligned source position when given (EOS gets -1: unaligned)."""
     src_ids, src_len = source_batch(src)
-    return Batch(src_ids, src_len, pad([[BOS] + t for t in tgt]), pad([t + [EOS] for t in tgt]))
+    aligned = None if align is None else pad([a + [-1] for a in align], value=-1)
+    return Batch(src_ids, src_len, pad([[BOS] + t for t in tgt]), pad([t + [EOS] for t in tgt]), aligned)
 
 
 class ParallelData:
@@ -127,6 +131,7 @@ class ParallelData:
                  tgt_text: list[str]):
         self.src, self.tgt = src, tgt
         self.src_text, self.tgt_text = src_text, tgt_text
+        self.align: list[list[int]] | None = None  # per pair, each target piece's source position
 
     @classmethod
     def load(cls, prefix: str, src_lang: str, tgt_lang: str, tokenizer: Tokenizer,
@@ -157,7 +162,8 @@ class ParallelData:
         return len(self.src)
 
     def batch(self, indices: list[int]) -> Batch:
-        return collate([self.src[i] for i in indices], [self.tgt[i] for i in indices])
+        align = None if self.align is None else [self.align[i] for i in indices]
+        return collate([self.src[i] for i in indices], [self.tgt[i] for i in indices], align)
 
     def counts(self, indices: list[int]) -> tuple[int, int]:
         """(tokens, targets) of a batch without building it: tokens are source + target

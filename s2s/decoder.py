@@ -1,6 +1,13 @@
-"""The attention decoder (Luong-style: RNN step, attend with its output, combine).
+"""The decoder: with attention (Luong-style: RNN step, attend with its output, combine) or
+without it (the classic encoder-decoder, where one context vector c stands for the source).
 
-Its state is an explicit value (`DecoderState`) passed in and returned by every step;
+Without attention, c is made in one of three ways (`context`): the encoder's last state
+(`last`), a learned transform of it (`transformed_last`: tanh(W h_last)), or a learned
+transform of the mean of all its states (`transformed_mean`); and used in one of two ways
+or both (`context_use`): as the decoder's first state (`init`), or as an input at every
+step (`input`: next to the embedding, and in the output tanh(W [h; c]) as in Cho et al. 2014).
+
+The state is an explicit value (`DecoderState`) passed in and returned by every step;
 `Memory` holds what the encoder produced for the batch. Both can `select` rows, which is
 how search reorders hypotheses and drops finished sentences.
 """
@@ -17,18 +24,23 @@ from s2s.encoder import make_rnn
 from s2s.tokenizer import PAD
 
 
+def _rows(tensor: torch.Tensor | None, index: torch.Tensor, dim: int = 0) -> torch.Tensor | None:
+    return None if tensor is None else tensor.index_select(dim, index)
+
+
 @dataclass(frozen=True)
 class Memory:
-    """The encoder's output for a batch, with attention keys projected once."""
+    """The encoder's output for a batch: attention keys projected once, or the context c."""
 
     values: torch.Tensor  # (B, S, He)
-    keys: torch.Tensor  # (B, S, Hq)
+    keys: torch.Tensor | None  # (B, S, Hq) with attention
     mask: torch.Tensor  # (B, S) True on real positions
+    context: torch.Tensor | None = None  # (B, Hc) without attention
 
     def select(self, index: torch.Tensor) -> "Memory":
         """Rows `index` (B',) of the batch, in that order."""
-        return Memory(self.values.index_select(0, index), self.keys.index_select(0, index),
-                      self.mask.index_select(0, index))
+        return Memory(self.values.index_select(0, index), _rows(self.keys, index),
+                      self.mask.index_select(0, index), _rows(self.context, index))
 
 
 @dataclass(frozen=True)
@@ -38,86 +50,145 @@ class DecoderState:
     hidden: torch.Tensor  # (L, B, H)
     cell: torch.Tensor | None  # (L, B, H) for LSTM, else None
     feed: torch.Tensor  # (B, H) previous attentional vector (input feeding), zeros at first
+    coverage: torch.Tensor | None = None  # (B, S) attention weights summed over past steps
 
     def select(self, index: torch.Tensor) -> "DecoderState":
         """Rows `index` (B',) of the batch, in that order."""
-        return DecoderState(self.hidden.index_select(1, index),
-                            None if self.cell is None else self.cell.index_select(1, index),
-                            self.feed.index_select(0, index))
+        return DecoderState(self.hidden.index_select(1, index), _rows(self.cell, index, 1),
+                            self.feed.index_select(0, index), _rows(self.coverage, index))
 
     def rnn_state(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return self.hidden if self.cell is None else (self.hidden, self.cell)
 
 
 class Decoder(nn.Module):
-    """Target embeddings -> RNN -> attention -> attentional vector tanh(W [h; c])."""
+    """Target embeddings -> RNN -> attention (or the fixed context) -> output vector."""
 
     def __init__(self, *, vocab_size: int, embed_dim: int, cell: str, hidden_size: int,
                  num_layers: int, attention: str, input_feeding: bool, bridge: bool,
-                 memory_size: int, dropout: float):
+                 memory_size: int, dropout: float, window: int = 0, coverage: bool = False,
+                 context: str = "transformed_last", context_use: str = "both"):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.input_feeding = input_feeding
-        self.rnn = make_rnn(cell, embed_dim + (hidden_size if input_feeding else 0), hidden_size,
-                            num_layers, dropout)
-        self.attention = Attention(kind=attention, query_size=hidden_size, memory_size=memory_size)
-        self.combine = nn.Linear(hidden_size + memory_size, hidden_size, bias=False)
-        self.dropout = nn.Dropout(dropout)
         self.is_lstm = cell == "lstm"
         self.num_layers, self.hidden_size = num_layers, hidden_size
-        self.bridge_h = nn.Linear(memory_size, num_layers * hidden_size) if bridge else None
-        self.bridge_c = nn.Linear(memory_size, num_layers * hidden_size) if bridge and self.is_lstm else None
+        self.dropout = nn.Dropout(dropout)
+        self.attention: Attention | None = None
+        self.context_kind, self.context_init, self.context_input = None, False, False
+        extra = hidden_size if input_feeding else 0  # RNN input besides the embedding
+        if attention == "none":
+            if input_feeding:
+                raise ValueError("input feeding needs attention")
+            self.context_kind = context
+            self.context_init = context_use in ("init", "both")
+            self.context_input = context_use in ("input", "both")
+            context_size = memory_size if context == "last" else hidden_size
+            if self.context_init and context_size != hidden_size:
+                raise ValueError(f"context 'last' ({memory_size}) as the first state needs the decoder "
+                                 f"size ({hidden_size})")
+            self.context_proj = nn.Linear(memory_size, hidden_size) if context != "last" else None
+            extra = context_size if self.context_input else 0
+            combined = context_size if self.context_input else 0
+        else:
+            self.attention = Attention(kind=attention, query_size=hidden_size, memory_size=memory_size,
+                                       window=window, coverage=coverage)
+            combined = memory_size
+        self.rnn = make_rnn(cell, embed_dim + extra, hidden_size, num_layers, dropout)
+        self.combine = nn.Linear(hidden_size + combined, hidden_size, bias=False) if combined else None
+        use_bridge = bridge and self.attention is not None
+        self.bridge_h = nn.Linear(memory_size, num_layers * hidden_size) if use_bridge else None
+        self.bridge_c = nn.Linear(memory_size, num_layers * hidden_size) if use_bridge and self.is_lstm else None
 
-    def init_state(self, final: torch.Tensor) -> DecoderState:
-        """The first state, from the encoder's summary final (B, He) through the bridge."""
+    @property
+    def has_coverage(self) -> bool:
+        return self.attention is not None and self.attention.coverage is not None
+
+    def remember(self, values: torch.Tensor, final: torch.Tensor, mask: torch.Tensor) -> Memory:
+        """The memory of the encoder's output values (B, S, He) and summary final (B, He)."""
+        if self.attention is not None:
+            return Memory(values, self.attention.keys(values), mask)
+        if self.context_kind == "last":
+            context = final  # (B, He)
+        else:
+            source = final
+            if self.context_kind == "transformed_mean":
+                real = mask.unsqueeze(-1).to(values.dtype)  # (B, S, 1)
+                source = (values * real).sum(1) / real.sum(1)  # (B, He)
+            context = torch.tanh(self.context_proj(source))  # (B, H)
+        return Memory(values, None, mask, context)
+
+    def init_state(self, final: torch.Tensor, memory: Memory) -> DecoderState:
+        """The first state: the bridge from the encoder's summary final (B, He), the context c
+        (`init`), or zeros."""
         b = final.size(0)
         shape = (b, self.num_layers, self.hidden_size)
         as_layers = lambda x: x.view(shape).transpose(0, 1).contiguous()  # noqa: E731  (L, B, H)
-        if self.bridge_h is None:
-            hidden = final.new_zeros(shape[1], b, shape[2])
-        else:
+        if self.bridge_h is not None:
             hidden = as_layers(torch.tanh(self.bridge_h(final)))
+        elif self.context_init:
+            hidden = memory.context.unsqueeze(0).repeat(self.num_layers, 1, 1).contiguous()
+        else:
+            hidden = final.new_zeros(shape[1], b, shape[2])
         cell = None
         if self.is_lstm:
             cell = torch.zeros_like(hidden) if self.bridge_c is None else as_layers(self.bridge_c(final))
-        return DecoderState(hidden, cell, final.new_zeros(b, self.hidden_size))
+        coverage = torch.zeros(memory.mask.shape, dtype=final.dtype, device=final.device) if self.has_coverage else None
+        return DecoderState(hidden, cell, final.new_zeros(b, self.hidden_size), coverage)
 
-    def _attend(self, out: torch.Tensor, memory: Memory) -> tuple[torch.Tensor, torch.Tensor]:
-        """out (B, T, H) -> attentional vectors (B, T, H) and weights (B, T, S)."""
-        context, weights = self.attention(out, memory.keys, memory.values, memory.mask)
+    def _output(self, out: torch.Tensor, memory: Memory,
+                coverage: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """RNN outputs (B, T, H) -> output vectors (B, T, H) and attention weights (B, T, S)
+        (zeros without attention)."""
+        if self.attention is not None:
+            context, weights = self.attention(out, memory.keys, memory.values, memory.mask, coverage)
+        else:
+            weights = out.new_zeros(out.size(0), out.size(1), memory.mask.size(1))
+            if self.combine is None:
+                return out, weights
+            context = memory.context.unsqueeze(1).expand(-1, out.size(1), -1)  # (B, T, Hc)
         return torch.tanh(self.combine(torch.cat([out, context], dim=-1))), weights
+
+    def _inputs(self, emb: torch.Tensor, memory: Memory) -> torch.Tensor:
+        """Embeddings (B, T, E) with the context c beside them when it is an input (B, T, E+Hc)."""
+        if not self.context_input:
+            return emb
+        return torch.cat([emb, memory.context.unsqueeze(1).expand(-1, emb.size(1), -1)], dim=-1)
 
     def step(self, prev: torch.Tensor, memory: Memory,
              state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
         """One step from the previous tokens prev (B,).
 
-        Returns the attentional vector (B, H), attention weights (B, S) and the next state.
+        Returns the output vector (B, H), attention weights (B, S) and the next state.
         """
         return self._step_embedded(self.dropout(self.embed(prev)), memory, state)
 
     def _step_embedded(self, emb: torch.Tensor, memory: Memory,
                        state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
-        x = torch.cat([emb, state.feed], dim=-1) if self.input_feeding else emb  # (B, E[+H])
-        out, rnn_state = self.rnn(x.unsqueeze(1), state.rnn_state())  # (B, 1, H)
-        attentional, weights = self._attend(out, memory)
+        x = self._inputs(emb.unsqueeze(1), memory)  # (B, 1, E[+Hc])
+        if self.input_feeding:
+            x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
+        out, rnn_state = self.rnn(x, state.rnn_state())  # (B, 1, H)
+        vector, weights = self._output(out, memory, state.coverage)
         hidden, cell = rnn_state if self.is_lstm else (rnn_state, None)
-        return attentional[:, 0], weights[:, 0], DecoderState(hidden, cell, attentional[:, 0])
+        coverage = None if state.coverage is None else state.coverage + weights[:, 0]
+        return vector[:, 0], weights[:, 0], DecoderState(hidden, cell, vector[:, 0], coverage)
 
     def forward(self, tgt_in: torch.Tensor, memory: Memory,
                 state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced decoding of tgt_in (B, T).
 
-        Returns attentional vectors (B, T, H) and attention weights (B, T, S). Without input
-        feeding the steps are independent given the RNN outputs, so the whole sequence runs
-        through the fused RNN and attention at once; with it, one step at a time.
+        Returns output vectors (B, T, H) and attention weights (B, T, S). Unless a step
+        depends on the last one's output (input feeding, coverage), the whole sequence
+        runs through the fused RNN and attention at once; otherwise one step at a time.
         """
         emb = self.dropout(self.embed(tgt_in))  # (B, T, E)
-        if not self.input_feeding:
-            out, _ = self.rnn(emb, state.rnn_state())  # (B, T, H)
-            return self._attend(out, memory)
+        if not self.input_feeding and not self.has_coverage:
+            out, _ = self.rnn(self._inputs(emb, memory), state.rnn_state())  # (B, T, H)
+            return self._output(out, memory)
         outputs, weights = [], []
         for t in range(emb.size(1)):
-            attentional, w, state = self._step_embedded(emb[:, t], memory, state)
-            outputs.append(attentional)
+            vector, w, state = self._step_embedded(emb[:, t], memory, state)
+            outputs.append(vector)
             weights.append(w)
         return torch.stack(outputs, dim=1), torch.stack(weights, dim=1)

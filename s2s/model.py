@@ -1,4 +1,4 @@
-"""The translation model: encoder + attention decoder + output layer.
+"""The translation model: encoder + decoder (with or without attention) + output layer.
 
 Besides teacher-forced `forward` for training, it offers the narrow protocol search uses:
 `encode(src, src_len) -> (memory, state)` and `decode_step(prev, memory, state) ->
@@ -17,7 +17,7 @@ from s2s.tokenizer import PAD
 
 
 class Seq2Seq(nn.Module):
-    """An attention-based recurrent encoder-decoder."""
+    """A recurrent encoder-decoder, with attention or with a fixed context vector."""
 
     def __init__(self, encoder: Encoder, decoder: Decoder, tgt_vocab_size: int,
                  tie_embeddings: bool = False):
@@ -37,7 +37,8 @@ class Seq2Seq(nn.Module):
                           hidden_size=dec.hidden_size, num_layers=dec.num_layers,
                           attention=dec.attention, input_feeding=dec.input_feeding,
                           bridge=dec.bridge, memory_size=encoder.output_size,
-                          dropout=config.dropout)
+                          dropout=config.dropout, window=dec.local_window, coverage=dec.coverage,
+                          context=dec.context, context_use=dec.context_use)
         model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings)
         model.reset_parameters()
         return model
@@ -53,9 +54,8 @@ class Seq2Seq(nn.Module):
     def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[Memory, DecoderState]:
         """src (B, S), src_len (B,) -> memory for attention and the decoder's first state."""
         values, final = self.encoder(src, src_len)
-        mask = src != PAD  # (B, S)
-        memory = Memory(values, self.decoder.attention.keys(values), mask)
-        return memory, self.decoder.init_state(final)
+        memory = self.decoder.remember(values, final, src != PAD)
+        return memory, self.decoder.init_state(final, memory)
 
     def decode_step(self, prev: torch.Tensor, memory: Memory,
                     state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:

@@ -24,6 +24,7 @@ from s2s.data import collate, source_batch
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
 from s2s.penalty import length_penalty
+from s2s.quantize import quantize as quantize_model
 from s2s.search import Hypothesis, search
 from s2s.segment import split_line
 from s2s.tokenizer import EOS, Tokenizer, chunks
@@ -57,8 +58,10 @@ class Translator:
     config: Config | None = None  # the run's config, when loaded from a checkpoint
 
     @classmethod
-    def load(cls, model_path: str | Path, device: torch.device, **settings) -> "Translator":
-        """Loads a checkpoint file or a run directory's best checkpoint.
+    def load(cls, model_path: str | Path, device: torch.device, quantize: str | None = None,
+             **settings) -> "Translator":
+        """Loads a checkpoint file or a run directory's best checkpoint (`quantize`="int8":
+        with int8 weights, for the CPU).
 
         Search settings default to the run's `search` section and the split limit to its
         `data.max_len` (the longest sentences it was trained on); `settings` override them.
@@ -75,7 +78,10 @@ class Translator:
             raise UserError(f"{path}: the checkpoint's parts do not fit together: {first}") from None
         settings.setdefault("search", config.search)
         settings.setdefault("max_src_len", config.data.max_len)
-        return cls(model.to(device).eval(), tokenizer, device, config=config, **settings)
+        model = model.to(device).eval()
+        if quantize is not None:
+            model = quantize_model(model, quantize, device)
+        return cls(model, tokenizer, device, config=config, **settings)
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines (1-best); blank lines come back empty."""

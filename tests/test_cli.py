@@ -408,3 +408,17 @@ def test_progress_goes_to_a_terminal_on_stderr_and_never_to_stdout(trained, demo
         assert process.stdout.count(b"\n") == len((demo_corpus / "valid.src").read_text().splitlines())
         assert b"translating" not in process.stdout
         assert (b"translating" in err) == (not quiet)
+
+
+def test_a_model_without_attention_translates_but_has_nothing_to_plot(demo_corpus, tmp_path):
+    dump_config(tiny_config(demo_corpus), tmp_path / "tiny.yaml")
+    result = run("train", "-c", tmp_path / "tiny.yaml", "-o", tmp_path / "run", "--set", "train.max_steps=10",
+                 "--set", "model.decoder.attention=none", "--set", "model.decoder.input_feeding=false",
+                 "--set", "model.decoder.context=transformed_mean")
+    assert result.exit_code == 0, result.output
+    src = demo_corpus / "valid.src"
+    result = run("translate", "-m", tmp_path / "run", "-i", src, "-o", tmp_path / "hyp.txt", "--beam", "3")
+    assert result.exit_code == 0, result.output
+    assert len((tmp_path / "hyp.txt").read_text().splitlines()) == len(src.read_text().splitlines())
+    result = run("plot-attention", "-m", tmp_path / "run", "--src", "The dog sees a cat.", "-o", tmp_path / "a.png")
+    assert result.exit_code == 1 and "has no attention to plot" in result.output

@@ -96,3 +96,35 @@ def test_search_settings_are_checked(tmp_path, override, key):
 def test_a_config_without_a_search_section_gets_beam_5(tmp_path):
     config = from_dict({"data": {"train": "a", "valid": "b"}})
     assert config.search.beam == 5 and config.search.length_penalty == "length"
+
+
+NONE = ["model.decoder.attention=none", "model.decoder.input_feeding=false"]
+
+
+@pytest.mark.parametrize("overrides,key", [
+    (["model.decoder.attention=none"], "model.decoder.input_feeding"),
+    (["model.decoder.coverage=true", "model.decoder.attention=general"], "model.decoder.coverage"),
+    (NONE + ["model.decoder.local_window=3"], "model.decoder.local_window"),
+    (NONE + ["model.decoder.context=first"], "model.decoder.context"),
+    (NONE + ["model.decoder.context_use=output"], "model.decoder.context_use"),
+    (NONE + ["model.decoder.context=last", "model.decoder.context_use=init", "model.decoder.hidden_size=128"],
+     "model.decoder.context"),
+    (NONE + ["train.guided_alignment=1.0"], "train.guided_alignment"),
+    (["model.decoder.local_window=-1"], "model.decoder.local_window"),
+    (["train.guided_alignment=-1"], "train.guided_alignment"),
+])
+def test_invalid_architecture_combinations_name_the_key(tmp_path, overrides, key):
+    with pytest.raises(UserError, match=key.replace(".", r"\.")):
+        load_config(write(tmp_path, BASE), overrides)
+
+
+def test_every_architecture_choice_is_one_config_line(tmp_path):
+    config = load_config(write(tmp_path, BASE), NONE + ["model.decoder.context=transformed_mean",
+                                                        "model.decoder.context_use=init"])
+    assert config.model.decoder.context == "transformed_mean" and config.model.decoder.context_use == "init"
+    config = load_config(write(tmp_path, BASE), ["model.decoder.local_window=5", "model.decoder.coverage=true",
+                                                 "train.guided_alignment=0.5"])
+    assert config.model.decoder.local_window == 5 and config.model.decoder.coverage
+    # 'last' used only as an input has no size constraint
+    load_config(write(tmp_path, BASE), NONE + ["model.decoder.context=last", "model.decoder.context_use=input",
+                                               "model.decoder.hidden_size=128"])

@@ -47,3 +47,26 @@ def test_training_on_cuda_with_bf16_autocast(demo_corpus, tmp_path):
     assert progress.step == 10 and progress.skipped_steps == 0
     weights = checkpoint.load(tmp_path / "run" / "last.pt")["model"]
     assert all(w.dtype == torch.float32 and bool(torch.isfinite(w).all()) for w in weights.values())
+
+
+@pytest.mark.parametrize("variant", [dict(attention="general", local_window=2), dict(coverage=True),
+                                     dict(attention="none", input_feeding=False, context="transformed_mean")])
+def test_decoder_variants_step_by_step_equal_teacher_forced_on_cuda(variant):
+    torch.manual_seed(0)
+    config = ModelConfig(embed_dim=16, dropout=0.0, encoder=EncoderConfig(hidden_size=8),
+                         decoder=DecoderConfig(hidden_size=16, **variant))
+    m = Seq2Seq.from_config(config, 11, 11).cuda().eval()
+    batch = collate(SRC, TGT).to(torch.device("cuda"))
+    logits, _ = m(batch.src, batch.src_len, batch.tgt_in)
+    memory, state = m.encode(batch.src, batch.src_len)
+    for t in range(batch.tgt_in.size(1)):
+        log_probs, _, state = m.decode_step(batch.tgt_in[:, t], memory, state)
+        torch.testing.assert_close(log_probs, torch.log_softmax(logits[:, t], -1), atol=1e-4, rtol=1e-3)
+
+
+def test_guided_alignment_training_with_bf16_on_cuda(demo_corpus, tmp_path):
+    from s2s.train import train
+    from tests.conftest import tiny_config
+    progress = train(tiny_config(demo_corpus, max_steps=10, guided_alignment=1.0, lr_schedule="cosine"),
+                     tmp_path / "run", device=torch.device("cuda"))
+    assert progress.step == 10 and progress.skipped_steps == 0

@@ -1,6 +1,7 @@
 """Invariants of the encoder-decoder for every cell type and attention scoring."""
 
 import itertools
+import statistics
 
 import pytest
 import torch
@@ -11,21 +12,27 @@ from s2s.model import Seq2Seq
 from s2s.tokenizer import BOS
 
 V = 13
-CASES = [
-    (cell, attention, feeding)
-    for cell, attention, feeding in itertools.product(["rnn", "gru", "lstm"],
-                                                      ["additive", "dot", "general"], [True, False])
-]
+# Every cell with every decoder variant: attention scorings with and without input
+# feeding, local-p, coverage, and no attention with each context and each use of it.
+VARIANTS = (
+    [dict(attention=a, input_feeding=f) for a, f in itertools.product(["additive", "dot", "general"], [True, False])]
+    + [dict(attention="general", local_window=2), dict(attention="additive", local_window=1, input_feeding=False),
+       dict(attention="additive", coverage=True), dict(attention="additive", coverage=True, input_feeding=False)]
+    + [dict(attention="none", input_feeding=False, context=c, context_use=u)
+       for c, u in itertools.product(["last", "transformed_last", "transformed_mean"], ["init", "input", "both"])]
+)
+CASES = [(cell, variant) for cell in ["rnn", "gru", "lstm"] for variant in VARIANTS]
+IDS = ["-".join([cell] + [f"{k}={v}" for k, v in variant.items()]) for cell, variant in CASES]
 
 
 def build(cell="gru", attention="additive", input_feeding=True, layers=1, bridge=True, tie=False,
-          dropout=0.0, size=12):
+          dropout=0.0, size=12, **decoder):
     torch.manual_seed(0)
     config = ModelConfig(
         embed_dim=size, dropout=dropout, tie_embeddings=tie,
         encoder=EncoderConfig(cell=cell, hidden_size=size // 2, num_layers=layers, bidirectional=True),
         decoder=DecoderConfig(cell=cell, hidden_size=size, num_layers=layers, attention=attention,
-                              input_feeding=input_feeding, bridge=bridge))
+                              input_feeding=input_feeding, bridge=bridge, **decoder))
     return Seq2Seq.from_config(config, V, V).eval()
 
 
@@ -33,9 +40,9 @@ SRC = [[5, 6, 7, 8, 9, 3], [4, 3], [10, 11, 12, 3]]
 TGT = [[7, 8, 9], [4, 5, 6, 7, 8], [9]]
 
 
-@pytest.mark.parametrize("cell,attention,feeding", CASES)
-def test_padded_batch_equals_sentences_alone(cell, attention, feeding):
-    model = build(cell, attention, feeding, layers=2)
+@pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
+def test_padded_batch_equals_sentences_alone(cell, variant):
+    model = build(cell, layers=2, **variant)
     batch = collate(SRC, TGT)
     logits, weights = model(batch.src, batch.src_len, batch.tgt_in)
     for i in range(len(SRC)):
@@ -46,9 +53,9 @@ def test_padded_batch_equals_sentences_alone(cell, attention, feeding):
         torch.testing.assert_close(weights[i, :t, :s], alone_w[0], atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("cell,attention,feeding", CASES)
-def test_teacher_forced_logits_equal_step_by_step(cell, attention, feeding):
-    model = build(cell, attention, feeding, layers=2)
+@pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
+def test_teacher_forced_logits_equal_step_by_step(cell, variant):
+    model = build(cell, layers=2, **variant)
     batch = collate(SRC, TGT)
     logits, weights = model(batch.src, batch.src_len, batch.tgt_in)
     memory, state = model.encode(batch.src, batch.src_len)
@@ -58,17 +65,54 @@ def test_teacher_forced_logits_equal_step_by_step(cell, attention, feeding):
         torch.testing.assert_close(w, weights[:, t], atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("cell,attention,feeding", CASES)
-def test_shapes_and_attention_masking(cell, attention, feeding):
-    model = build(cell, attention, feeding)
+@pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
+def test_shapes_and_attention_masking(cell, variant):
+    model = build(cell, **variant)
     batch = collate(SRC, TGT)
     logits, weights = model(batch.src, batch.src_len, batch.tgt_in)
     b, s = batch.src.shape
     t = batch.tgt_in.size(1)
     assert logits.shape == (b, t, V) and weights.shape == (b, t, s)
-    torch.testing.assert_close(weights.sum(-1), torch.ones(b, t))
+    if variant["attention"] == "none":
+        assert (weights == 0).all()
+    elif variant.get("local_window"):  # a Gaussian-weighted window: at most 1
+        assert (weights.sum(-1) <= 1 + 1e-6).all() and (weights.sum(-1) > 0).all()
+    else:
+        torch.testing.assert_close(weights.sum(-1), torch.ones(b, t))
     for i, n in enumerate(batch.src_len.tolist()):
         assert (weights[i, :, n:] == 0).all()
+
+
+def test_the_context_is_made_and_used_as_configured():
+    batch = collate(SRC, TGT)
+    for context, use in itertools.product(["last", "transformed_last", "transformed_mean"], ["init", "input", "both"]):
+        model = build(attention="none", input_feeding=False, context=context, context_use=use)
+        values, final = model.encoder(batch.src, batch.src_len)
+        memory, state = model.encode(batch.src, batch.src_len)
+        if context == "last":
+            torch.testing.assert_close(memory.context, final)
+        elif context == "transformed_last":
+            torch.testing.assert_close(memory.context, torch.tanh(model.decoder.context_proj(final)))
+        else:
+            mean = torch.stack([values[i, :n].mean(0) for i, n in enumerate(batch.src_len.tolist())])
+            torch.testing.assert_close(memory.context, torch.tanh(model.decoder.context_proj(mean)))
+        if use == "input":
+            assert (state.hidden == 0).all()
+        else:
+            torch.testing.assert_close(state.hidden[0], memory.context)
+        expected_inputs = 12 + (memory.context.size(1) if use != "init" else 0)
+        assert model.decoder.rnn.input_size == expected_inputs
+
+
+def test_coverage_is_the_sum_of_past_attention():
+    model = build(attention="additive", coverage=True)
+    batch = collate(SRC, TGT)
+    memory, state = model.encode(batch.src, batch.src_len)
+    total = torch.zeros(batch.src.shape)
+    for t in range(batch.tgt_in.size(1)):
+        torch.testing.assert_close(state.coverage, total)
+        _, weights, state = model.decode_step(batch.tgt_in[:, t], memory, state)
+        total = total + weights
 
 
 def test_bridge_off_starts_from_zeros_and_tied_weights_are_shared():
@@ -81,9 +125,9 @@ def test_bridge_off_starts_from_zeros_and_tied_weights_are_shared():
     assert tied.output.weight is tied.decoder.embed.weight
 
 
-@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
-def test_tiny_model_overfits_a_handful_of_pairs(cell):
-    model = build(cell, dropout=0.0, size=32).train()
+@pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
+def test_tiny_model_overfits_a_handful_of_pairs(cell, variant):
+    model = build(cell, dropout=0.0, size=32, **variant).train()
     batch = collate(SRC, TGT)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
     losses = []
@@ -105,3 +149,31 @@ def test_tiny_model_overfits_a_handful_of_pairs(cell):
         expected = batch.tgt_out[:, t]
         real = expected != 0
         assert (log_probs.argmax(-1)[real] == expected[real]).all()
+
+
+@pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
+def test_every_variant_learns_the_demo_corpus(cell, variant, demo_corpus, tokenizer):
+    """40 Adam steps on 256 demo pairs: the loss falls well below where it started (that
+    every variant can fit a few pairs exactly is the test above)."""
+    from s2s.data import ParallelData, read_parallel
+
+    src, tgt = read_parallel(demo_corpus / "train.src", demo_corpus / "train.tgt")
+    data = ParallelData.from_text(src[:256], tgt[:256], tokenizer)
+    torch.manual_seed(0)
+    config = ModelConfig(embed_dim=32, dropout=0.0,
+                         encoder=EncoderConfig(cell=cell, hidden_size=24, bidirectional=True),
+                         decoder=DecoderConfig(cell=cell, hidden_size=48, **variant))
+    model = Seq2Seq.from_config(config, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
+    batches = [data.batch(list(range(i, i + 64))) for i in range(0, 256, 64)]
+    losses = []
+    for step in range(40):
+        batch = batches[step % len(batches)]
+        logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
+        loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=0)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
+    assert statistics.median(losses[-5:]) < 0.8 * losses[0]  # the median: robust to one spike

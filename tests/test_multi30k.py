@@ -31,3 +31,14 @@ def test_download_script_hashes_match_the_corpus():
     for name, prefix in module.SHA256_PREFIX.items():
         if (DATA / name).exists():
             assert hashlib.sha256((DATA / name).read_bytes()).hexdigest().startswith(prefix), name
+
+
+@pytest.mark.parametrize("recipe", ["reference", "multi30k_de_en", "multi30k_de_en_fast", "multi30k_en_de",
+                                    "tatoeba_en_de"])
+def test_every_recipe_finds_aligned_train_valid_and_test_files(recipe):
+    config = load_config(ROOT / "configs" / f"{recipe}.yaml")
+    if not Path(split_path(config.data.train, config.data.src_lang)).parent.exists():
+        pytest.skip(f"{config.data.train} not found")
+    for prefix in (config.data.train, config.data.valid, config.data.test):
+        src, tgt = read_parallel(split_path(prefix, config.data.src_lang), split_path(prefix, config.data.tgt_lang))
+        assert len(src) == len(tgt) > 0

@@ -14,6 +14,7 @@ import torch
 from s2s.atomic import atomic_file
 from s2s.errors import Interrupted, UserError
 from s2s.penalty import PENALTIES
+from s2s.quantize import QUANTIZE
 
 log = logging.getLogger("s2s")
 
@@ -83,6 +84,11 @@ split_option = click.option("--max-src-len", type=click.IntRange(min=0),
                                  "run's data.max_len; 0 never splits).")
 
 
+quantize_option = click.option("--quantize", type=click.Choice(QUANTIZE),
+                               help="CPU only: int8 weights in the GRU/LSTM and Linear layers "
+                                    "(dynamic quantization), faster at a small cost in BLEU.")
+
+
 def search_options(command):
     for option in reversed(SEARCH_OPTIONS):
         command = option(command)
@@ -121,11 +127,12 @@ def write_lines(lines: Iterable[str], output: str, flush_each: bool = False) -> 
 
 
 def load_translator(model: str, device_name: str, batch_size: int, max_src_len: int | None,
-                    search: dict):
-    """A Translator for -m MODEL with the command line's search and splitting options applied."""
+                    search: dict, quantize: str | None = None):
+    """A Translator for -m MODEL with the command line's search, splitting and quantization
+    options applied."""
     from s2s.translate import Translator
 
-    translator = Translator.load(model, device(device_name), batch_size=batch_size)
+    translator = Translator.load(model, device(device_name), quantize=quantize, batch_size=batch_size)
     apply_search(translator, **search)
     if max_src_len is not None:
         translator.max_src_len = max_src_len

@@ -7,7 +7,8 @@ import sys
 
 import click
 
-from s2s.cli.common import (batch_option, device_option, load_translator, quiet_option, search_options,
+from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
+                            search_options,
                             setup_logging, show_progress, split_option)
 from s2s.errors import UserError
 from s2s.metrics import WIDTH
@@ -29,9 +30,10 @@ from s2s.metrics import WIDTH
 @split_option
 @batch_option
 @device_option
+@quantize_option
 @quiet_option
-def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size, device_name, quiet,
-             **search) -> None:
+def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size, device_name, quantize,
+             quiet, **search) -> None:
     """Score translations with BLEU and chrF (sacrebleu, signatures included).
 
     \b
@@ -57,7 +59,7 @@ def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size,
     else:
         if (src is None) != (ref is None):
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
-        translator = load_translator(model, device_name, batch_size, max_src_len, search)
+        translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
         if src is None:
             data = translator.config.data
             if not data.test:

@@ -9,7 +9,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from s2s.cli.common import (batch_option, device_option, load_translator, quiet_option, search_options,
+from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
+                            search_options,
                             setup_logging, show_progress, split_option, write_lines)
 from s2s.errors import UserError
 
@@ -40,9 +41,10 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 @utf8_option
 @batch_option
 @device_option
+@quantize_option
 @quiet_option
 def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, utf8_errors, batch_size,
-              device_name, quiet, **search) -> None:
+              device_name, quantize, quiet, **search) -> None:
     """Translate text: one output line per input line, in order (beam search, beam 5).
 
     \b
@@ -60,7 +62,7 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     if nbest is not None and scores:
         raise click.UsageError("--nbest output already has scores; drop --scores")
-    translator = load_translator(model, device_name, batch_size, max_src_len, search)
+    translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
     beam = translator.search.beam
     if nbest is not None and nbest > beam:
         raise UserError(f"--nbest {nbest} is larger than the beam ({beam}); raise --beam to at least {nbest}")
@@ -78,6 +80,7 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
         results = tqdm(translator.stream(lines, n), unit=" lines", desc="translating", leave=False,
                        disable=not show_progress(quiet), total=_count_lines(input_file))
     if plot_dir is not None:
+        _check_attention(translator, model)
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
         results = _plotting(results, translator.tokenizer, Path(plot_dir))
     if nbest is not None:
@@ -100,6 +103,11 @@ def _count_lines(path: str) -> int | None:
         return None
     with open(path, "rb") as f:
         return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+
+
+def _check_attention(translator, model: str) -> None:
+    if translator.model.decoder.attention is None:
+        raise UserError(f"{model} has no attention to plot (model.decoder.attention: none)")
 
 
 def _plotting(results: Iterable[list], tokenizer, directory: Path) -> Iterator[list]:
@@ -149,6 +157,7 @@ def plot_attention(model, source, reference, output, device_name, **search) -> N
     if not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     translator = load_translator(model, device_name, 1, 0, search)
+    _check_attention(translator, model)
     if reference is not None:
         best = translator.force(source, reference)
     else:

@@ -1,0 +1,68 @@
+"""Int8 dynamic quantization for CPU translation."""
+
+import pytest
+import torch
+from torch import nn
+
+from s2s.errors import UserError
+from s2s.quantize import quantize
+from s2s.train import train
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def trained_demo(demo_corpus, tmp_path_factory):
+    run = tmp_path_factory.mktemp("quantize") / "run"
+    train(tiny_config(demo_corpus, max_steps=300, valid_every=300, lr=0.005), run)
+    return run
+
+
+def test_int8_replaces_rnn_and_linear_layers_and_keeps_the_original(trained_demo):
+    from s2s.translate import Translator
+
+    translator = Translator.load(trained_demo, torch.device("cpu"))
+    model = translator.model
+    quantized = quantize(model, "int8", torch.device("cpu"))
+    kinds = {m._get_name() for m in quantized.modules()}
+    assert {"DynamicQuantizedLinear", "DynamicQuantizedGRU"} <= kinds
+    assert not any(type(m) is nn.Linear for m in quantized.modules())
+    assert any(type(m) is nn.Linear for m in model.modules())  # a copy: the fp32 model is untouched
+
+
+def test_int8_predictions_stay_close_to_fp32(trained_demo, demo_corpus):
+    from s2s.data import ParallelData, read_parallel
+    from s2s.translate import Translator
+
+    fp32 = Translator.load(trained_demo, torch.device("cpu"))
+    int8 = Translator.load(trained_demo, torch.device("cpu"), quantize="int8")
+    src, tgt = read_parallel(demo_corpus / "valid.src", demo_corpus / "valid.tgt")
+    batch = ParallelData.from_text(src, tgt, fp32.tokenizer).batch(list(range(len(src))))
+    with torch.no_grad():
+        p32 = torch.softmax(fp32.model(batch.src, batch.src_len, batch.tgt_in)[0], -1)
+        p8 = torch.softmax(int8.model(batch.src, batch.src_len, batch.tgt_in)[0], -1)
+    real = batch.tgt_out != 0
+    assert (p8 - p32).abs().max() < 0.05
+    assert (p8.argmax(-1) == p32.argmax(-1))[real].float().mean() > 0.95
+    lines = fp32.translate(src[:5]) and int8.translate(src[:5])
+    assert len(lines) == 5
+
+
+def test_quantize_refuses_other_kinds_and_devices():
+    model = nn.Sequential(nn.Linear(2, 2))
+    with pytest.raises(UserError, match="unknown kind"):
+        quantize(model, "int4", torch.device("cpu"))
+    with pytest.raises(UserError, match="CPU only"):
+        quantize(model, "int8", torch.device("cuda"))
+
+
+def test_translate_quantize_option(trained_demo, demo_corpus, tmp_path):
+    from click.testing import CliRunner
+
+    from s2s.cli import main
+
+    src = demo_corpus / "valid.src"
+    out = tmp_path / "hyp.txt"
+    result = CliRunner().invoke(main, ["translate", "-m", str(trained_demo), "-i", str(src), "-o", str(out),
+                                       "--quantize", "int8"])
+    assert result.exit_code == 0, result.output
+    assert len(out.read_text().splitlines()) == len(src.read_text().splitlines())
