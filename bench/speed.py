@@ -106,16 +106,21 @@ def train_speed(args, out: Path, overrides: list[str]) -> dict:
             "seconds": seconds}
 
 
-def train_flops(run_dir: Path, batches: int = 20) -> float:
-    """Model FLOPs (forward + backward) per source+target piece, on the run's first real batches."""
+def _training_batches(run_dir: Path, batches: int) -> tuple[torch.nn.Module, ParallelData, list[list[int]]]:
+    """A run's model (in training mode), its encoded training data and the first `batches` batches."""
     translator = Translator.load(run_dir / "last.pt", torch.device("cpu"))
     config = translator.config
-    data_cfg = config.data
-    src, tgt = read_parallel(split_path(data_cfg.train, data_cfg.src_lang), split_path(data_cfg.train, data_cfg.tgt_lang))
-    train = ParallelData.from_text(src[:20000], tgt[:20000], translator.tokenizer, max_len=data_cfg.max_len)
-    model = translator.model.train()
+    src, tgt = read_parallel(split_path(config.data.train, config.data.src_lang),
+                             split_path(config.data.train, config.data.tgt_lang))
+    train = ParallelData.from_text(src[:20000], tgt[:20000], translator.tokenizer, max_len=config.data.max_len)
+    return translator.model.train(), train, train.epoch_batches(config.train.batch_tokens, 1, 0)[:batches]
+
+
+def train_flops(run_dir: Path, batches: int = 20) -> float:
+    """Model FLOPs (forward + backward) per source+target piece, on the run's first real batches."""
+    model, train, batch_list = _training_batches(run_dir, batches)
     flops = pieces = 0
-    for indices in train.epoch_batches(config.train.batch_tokens, 1, 0)[:batches]:
+    for indices in batch_list:
         batch = train.batch(indices)
         with FlopCounterMode(display=False) as counter:
             logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
@@ -127,15 +132,10 @@ def train_flops(run_dir: Path, batches: int = 20) -> float:
 
 def profile_training(run_dir: Path, batches: int = 10) -> None:
     """The operators that take the most CPU time in a few training steps (forward, backward, Adam)."""
-    translator = Translator.load(run_dir / "last.pt", torch.device("cpu"))
-    config = translator.config
-    src, tgt = read_parallel(split_path(config.data.train, config.data.src_lang),
-                             split_path(config.data.train, config.data.tgt_lang))
-    train = ParallelData.from_text(src[:5000], tgt[:5000], translator.tokenizer, max_len=config.data.max_len)
-    model = translator.model.train()
+    model, train, batch_list = _training_batches(run_dir, batches)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     with torch.profiler.profile() as prof:
-        for indices in train.epoch_batches(config.train.batch_tokens, 1, 0)[:batches]:
+        for indices in batch_list:
             batch = train.batch(indices)
             logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
             torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=0).backward()
