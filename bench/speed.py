@@ -10,7 +10,9 @@ Prints, in one run:
   `s2s translate` command (start-up and model load included), BLEU and chrF;
 - with --peers: the ratios s2s / peer against Joey NMT and OpenNMT-py, rerun in the same
   run by ../shared/bench/peers/*.sh where those are installed (about 30 minutes each),
-  else against the figures recorded in ../shared/bench/peers/RESULTS.md (marked so).
+  else against the figures recorded in ../shared/bench/peers/RESULTS.md (marked so);
+  with --last-peers: against the peers' last run on this machine (their results under
+  $PEERS/logs, with the time they were collected), without rerunning them.
 
     python bench/speed.py -m runs/multi30k_de_en           # make bench
     python bench/speed.py -m runs/multi30k_de_en --peers   # and the peers side by side
@@ -44,8 +46,10 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("S2S_DATA", ROOT / "data"))
 PEER_DIR = ROOT.parent / "shared" / "bench" / "peers"
 PEERS = {"onmt": "OpenNMT-py", "joeynmt": "Joey NMT"}
-# decode-only sentences/s and training pieces/s recorded in RESULTS.md (2026-11-28, this kind of machine)
-RECORDED = {"onmt": {"train": 1517.0, 1: 88.5, 5: 29.0}, "joeynmt": {"train": 847.7, 1: 26.2, 5: 21.7}}
+# recorded in RESULTS.md (2026-11-28, this kind of machine): training pieces/s, then per beam the
+# decode-only and whole-command sentences/s and BLEU
+RECORDED = {"onmt": {"train": 1517.0, 1: (88.5, 45.40, 34.29), 5: (29.0, 23.05, 35.01)},
+            "joeynmt": {"train": 847.7, 1: (26.2, 21.92, 7.95), 5: (21.7, 19.01, 8.30)}}
 WINDOW = re.compile(r"step (\d+) \| epoch \d+ \| loss [\d.]+ \| (\d+) tok/s")
 
 
@@ -58,7 +62,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--skip", type=int, default=100, help="warm-up steps left out of the median")
     parser.add_argument("--repeats", type=int, default=3, help="timed decoding runs per setting")
     parser.add_argument("--no-tatoeba", action="store_true", help="skip the Tatoeba training measurement")
-    parser.add_argument("--peers", action="store_true", help="compare with Joey NMT and OpenNMT-py")
+    parser.add_argument("--peers", action="store_true", help="compare with Joey NMT and OpenNMT-py, rerun now")
+    parser.add_argument("--last-peers", action="store_true",
+                        help="compare with the peers' last run on this machine instead of rerunning them")
     parser.add_argument("--profile", action="store_true",
                         help="also print where the time goes (torch.profiler, top operators) in training "
                              "steps and in beam-5 decoding")
@@ -175,23 +181,40 @@ def decode_flops(translator: Translator, lines: list[str]) -> float:
 
 
 def peer_figures(rerun: bool) -> dict[str, dict]:
-    """Each peer's training pieces/s and decode-only sentences/s: rerun now where installed."""
+    """Each peer's training pieces/s and, per beam, (decode-only sent/s, whole-command sent/s, BLEU):
+    rerun now where installed when `rerun`; otherwise the peer's last results on this machine
+    where there are some, else the figures recorded in RESULTS.md."""
     home = Path(os.environ.get("PEERS", Path.home() / ".cache" / "s2s-peers"))
     figures = {}
     for name in PEERS:
+        script = PEER_DIR / f"{name}.sh"
         installed = (home / f"venv-{name}" / "bin" / "python").exists()
         if rerun and installed:
-            print(f"running {PEER_DIR / (name + '.sh')} (about 30 minutes) ...", flush=True)
-            subprocess.run(["bash", str(PEER_DIR / f"{name}.sh")], stdout=subprocess.DEVNULL, check=False)
+            print(f"running {script} (about 30 minutes; logs in {home / 'logs'}) ...", flush=True)
+            started = time.time()
+            subprocess.run(["bash", str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            results = home / "logs" / f"{name}_results.json"
+            if results.exists() and results.stat().st_mtime >= started:
+                figures[name] = {**_peer_result(json.loads(results.read_text())), "how": "this run"}
+                continue
+            print(f"{script} wrote no results: see {home / 'logs'}", flush=True)
+        elif installed and (home / "logs" / f"{name}_results.json").exists():
             result = json.loads((home / "logs" / f"{name}_results.json").read_text())
-            figures[name] = {"train": result["throughput"]["own_tok_s"], "how": "this run",
-                             **{beam: result["decode"][str(beam)]["sent_s_decode_only"] for beam in (1, 5)}}
-        else:
-            if rerun:
-                print(f"{PEERS[name]} is not installed ({home}/venv-{name}): `bash {PEER_DIR / (name + '.sh')}` "
-                      "installs and runs it; using the figures recorded in RESULTS.md", flush=True)
-            figures[name] = {**RECORDED[name], "how": "recorded in RESULTS.md, not this run"}
+            figures[name] = {**_peer_result(result), "how": f"their last run, {result['collected']}"}
+            continue
+        elif rerun:
+            print(f"{PEERS[name]} is not installed ({home}/venv-{name}): `bash {script}` installs and runs it",
+                  flush=True)
+        figures[name] = {**RECORDED[name], "how": "recorded in RESULTS.md, not this run"}
     return figures
+
+
+def _peer_result(result: dict) -> dict:
+    """The figures compare() needs from a peer's NAME_results.json (written by the peer's collect.py)."""
+    decode = result["decode"]
+    return {"train": result["throughput"]["own_tok_s"],
+            **{beam: (decode[str(beam)]["sent_s_decode_only"], decode[str(beam)]["sent_s"],
+                      decode[str(beam)]["score"]["bleu"]) for beam in (1, 5)}}
 
 
 def main() -> None:
@@ -235,8 +258,8 @@ def main() -> None:
         print(f"\n(median of {rows[0][1]['windows']} windows of {args.window} steps after step {args.skip})")
         print()
         decoded = translation(args, test_flops, peak, Path(tmp))
-    if args.peers:
-        compare(peer_figures(rerun=True), speeds["Multi30k de-en"], decoded)
+    if args.peers or args.last_peers:
+        compare(peer_figures(rerun=args.peers), speeds["Multi30k de-en"], decoded)
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = Path(tmp) / "profile"
@@ -270,7 +293,7 @@ def translation(args, flops: float, peak: float, tmp: Path) -> dict:
                    "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet"]
             whole, _ = run_timed(cmd + (["--quantize", quantize] if quantize else []))
             sent_s = len(srcs) / seconds
-            decoded[beam, quantize] = {"sent_s": sent_s, "bleu": bleu.score}
+            decoded[beam, quantize] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
             achieved = pieces / seconds * flops / 1e9
             print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {quantize or 'fp32'} | {bleu.score:.1f} | "
                   f"{chrf.score:.1f} | {sent_s:.1f} | {pieces / seconds:,.0f} | {achieved:.1f} | "
@@ -285,12 +308,24 @@ def translation(args, flops: float, peak: float, tmp: Path) -> dict:
 
 
 def compare(peers: dict[str, dict], train_speed: float, decoded: dict) -> None:
+    """The peers' figures beside s2s's, then the ratios s2s / peer."""
+    own = {"train": train_speed, **{beam: (decoded[beam, None]["sent_s"], decoded[beam, None]["whole_sent_s"],
+                                          decoded[beam, None]["bleu"]) for beam in (1, 5)}}
     print()
-    print("| s2s / peer | training pieces/s | greedy sentences/s | beam 5 sentences/s | peer figures |")
-    print("|---|---:|---:|---:|---|")
+    print("| toolkit | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) "
+          "| BLEU greedy / beam 5 | figures |")
+    print("|---|---:|---:|---:|---:|---|")
+    for label, fig in [("s2s", {**own, "how": "this run"})] + [(PEERS[name], fig) for name, fig in peers.items()]:
+        print(f"| {label} | {fig['train']:,.0f} | {fig[1][0]:.1f} ({fig[1][1]:.1f}) | {fig[5][0]:.1f} ({fig[5][1]:.1f}) "
+              f"| {fig[1][2]:.1f} / {fig[5][2]:.1f} | {fig['how']} |")
+    print()
+    print("| s2s / peer | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) |")
+    print("|---|---:|---:|---:|")
     for name, fig in peers.items():
-        print(f"| {PEERS[name]} | {train_speed / fig['train']:.2f}x | {decoded[1, None]['sent_s'] / fig[1]:.2f}x | "
-              f"{decoded[5, None]['sent_s'] / fig[5]:.2f}x | {fig['how']} |")
+        print(f"| {PEERS[name]} | {own['train'] / fig['train']:.2f}x | "
+              + " | ".join(f"{own[beam][0] / fig[beam][0]:.2f}x ({own[beam][1] / fig[beam][1]:.2f}x)" for beam in (1, 5))
+              + " |")
+    print("(sentences/s decoding alone; in brackets the whole command, start-up and model load included)")
 
 
 if __name__ == "__main__":
