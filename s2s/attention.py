@@ -66,7 +66,7 @@ class Attention(nn.Module):
             hidden = keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2)  # (B, T, S, Hq)
             if self.coverage is not None:
                 hidden = hidden + coverage[:, None, :, None] * self.coverage  # (B, 1, S, 1) x (Hq,)
-            scores = self.v(torch.tanh(hidden)).squeeze(-1)  # (B, T, S)
+            scores = self.v(hidden.tanh_()).squeeze(-1)  # (B, T, S); in place: hidden is a new sum
         else:
             scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
         allowed = mask.unsqueeze(1)  # (B, 1, S)

@@ -64,9 +64,16 @@ class Seq2Seq(nn.Module):
         logits = self.output(self.decoder.dropout(attentional))
         return torch.log_softmax(logits.float(), dim=-1), weights, state
 
-    def forward(self, src: torch.Tensor, src_len: torch.Tensor,
-                tgt_in: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher forcing: logits (B, T, V) for every target position, attention (B, T, S)."""
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor, tgt_in: torch.Tensor,
+                tgt_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Teacher forcing: logits (B, T, V) for every target position, attention (B, T, S).
+
+        Given the targets tgt_out (B, T), the logits are (N, V) for its N non-padding
+        positions only, in the order of tgt_out[tgt_out != PAD]: the output layer, the
+        largest product of a training step, then skips the padding.
+        """
         memory, state = self.encode(src, src_len)
-        attentional, weights = self.decoder(tgt_in, memory, state)
+        attentional, weights = self.decoder(tgt_in, memory, state)  # (B, T, H), (B, T, S)
+        if tgt_out is not None:
+            attentional = attentional[tgt_out != PAD]  # (N, H)
         return self.output(self.decoder.dropout(attentional)), weights

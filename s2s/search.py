@@ -2,8 +2,9 @@
 
 Search never imports the model. It needs only the protocol `encode(src, src_len) ->
 (memory, state)` and `decode_step(prev, memory, state) -> (log_probs, attention, state)`,
-where memory and state have `select(index)` to pick and reorder rows; any model offering
-that, or a stub in a test, works.
+where memory and state have `select(index)` to pick and reorder rows, and log_probs is a
+new tensor that search may change in place; any model offering that, or a stub in a
+test, works.
 
 Both strategies keep one row per live hypothesis (B for greedy, B*K for beam search),
 encode each sentence once, and let a sentence leave the batch as soon as it is done.
@@ -108,9 +109,11 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
 
 
 def _allowed(log_probs: torch.Tensor, eos: bool) -> torch.Tensor:
-    """log_probs (R, V) with the ids search must not output set to -inf (EOS unless `eos`)."""
+    """log_probs (R, V) with the ids search must not output set to -inf (EOS unless `eos`).
+
+    In place: the log-probabilities a decode_step returns are search's to change."""
     banned = torch.tensor([PAD, BOS] if eos else [PAD, BOS, EOS], device=log_probs.device)
-    return log_probs.index_fill(1, banned, NEG_INF)
+    return log_probs.index_fill_(1, banned, NEG_INF)
 
 
 @torch.no_grad()
@@ -154,7 +157,7 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
         log_probs, weights, state = model.decode_step(prev, memory, state)  # (A*K, V), (A*K, S)
         log_probs = _allowed(log_probs, eos=t >= min_len)
         v = log_probs.size(-1)
-        total = (live.view(-1, 1) + log_probs).view(a, k * v)  # (A, K*V)
+        total = log_probs.add_(live.view(-1, 1)).view(a, k * v)  # (A, K*V), in place as in _allowed
         cand, flat = total.topk(min(2 * k, k * v), dim=1)  # (A, 2K), best first
         cand_token, cand_row = flat % v, flat // v + offset  # (A, 2K); rows index A*K
         # Only the top K may end, as in a beam of K: on EOS, or at the length limit.

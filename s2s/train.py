@@ -34,7 +34,7 @@ from s2s.monitor import Monitor, Window
 from s2s.resume import check_compatible, check_same_text, own_rng, rng_state
 from s2s.schedule import budget_spent, scheduled_lr
 from s2s.signals import StopSignals
-from s2s.tokenizer import Tokenizer
+from s2s.tokenizer import PAD, Tokenizer
 from s2s.translate import Translator
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ class Trainer:
         model.to(self.device)
         if self.group.rank > 0:  # the same initial weights everywhere, other dropout masks
             torch.manual_seed(cfg.seed + 1_000_003 * self.group.rank)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # one kernel for all parameters
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=cfg.lr_decay, patience=cfg.lr_patience, min_lr=cfg.min_lr)
         if self.resumed is not None:
@@ -290,8 +290,8 @@ class Trainer:
             no_sync = self.net.no_sync() if self.group.distributed and not last else contextlib.nullcontext()
             with no_sync:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
-                    logits, attention = self.net(batch.src, batch.src_len, batch.tgt_in)
-                loss = token_loss(logits, batch.tgt_out, cfg.label_smoothing)
+                    logits, attention = self.net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
+                loss = token_loss(logits, batch.tgt_out[batch.tgt_out != PAD], cfg.label_smoothing)
                 if batch.align is not None:
                     loss = loss + cfg.guided_alignment * guided_loss(attention.float(), batch.align)
                 # DDP averages gradients over processes: scaling by their number makes it a sum

@@ -9,7 +9,7 @@ import torch
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.data import collate
 from s2s.model import Seq2Seq
-from s2s.tokenizer import BOS
+from s2s.tokenizer import BOS, PAD
 
 V = 13
 # Every cell with every decoder variant: attention scorings with and without input
@@ -63,6 +63,18 @@ def test_teacher_forced_logits_equal_step_by_step(cell, variant):
         log_probs, w, state = model.decode_step(batch.tgt_in[:, t], memory, state)
         torch.testing.assert_close(log_probs, torch.log_softmax(logits[:, t], -1), atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(w, weights[:, t], atol=1e-5, rtol=1e-4)
+
+
+def test_logits_of_the_targets_alone_are_those_of_their_positions():
+    """Given tgt_out, the output layer runs on its non-padding positions only, in its order."""
+    model = build()
+    batch = collate(SRC, TGT)
+    full, weights = model(batch.src, batch.src_len, batch.tgt_in)
+    real, real_w = model(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)
+    keep = batch.tgt_out != PAD
+    assert real.shape == (sum(len(t) + 1 for t in TGT), V)
+    torch.testing.assert_close(real, full[keep])
+    torch.testing.assert_close(real_w, weights)
 
 
 @pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
