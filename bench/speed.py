@@ -39,7 +39,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2s.data import ParallelData, read_parallel, split_path
+from s2s.loss import token_loss
 from s2s.metrics import score_all
+from s2s.tokenizer import PAD
 from s2s.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,6 +124,12 @@ def _training_batches(run_dir: Path, batches: int) -> tuple[torch.nn.Module, Par
     return translator.model.train(), train, train.epoch_batches(config.train.batch_tokens, 1, 0)[:batches]
 
 
+def _train_loss(model: torch.nn.Module, batch) -> torch.Tensor:
+    """The loss of a training step as s2s.train computes it: logits of real target positions only."""
+    logits, _ = model(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
+    return token_loss(logits, batch.tgt_out[batch.tgt_out != PAD], 0.1)
+
+
 def train_flops(run_dir: Path, batches: int = 20) -> float:
     """Model FLOPs (forward + backward) per source+target piece, on the run's first real batches."""
     model, train, batch_list = _training_batches(run_dir, batches)
@@ -129,8 +137,7 @@ def train_flops(run_dir: Path, batches: int = 20) -> float:
     for indices in batch_list:
         batch = train.batch(indices)
         with FlopCounterMode(display=False) as counter:
-            logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
-            torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten()).backward()
+            _train_loss(model, batch).backward()
         flops += counter.get_total_flops()
         pieces += train.counts(indices)[0]
     return flops / pieces
@@ -139,12 +146,10 @@ def train_flops(run_dir: Path, batches: int = 20) -> float:
 def profile_training(run_dir: Path, batches: int = 10) -> None:
     """The operators that take the most CPU time in a few training steps (forward, backward, Adam)."""
     model, train, batch_list = _training_batches(run_dir, batches)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as s2s.train has it
     with torch.profiler.profile() as prof:
         for indices in batch_list:
-            batch = train.batch(indices)
-            logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
-            torch.nn.functional.cross_entropy(logits.flatten(0, 1), batch.tgt_out.flatten(), ignore_index=0).backward()
+            _train_loss(model, train.batch(indices)).backward()
             optimizer.step()
             optimizer.zero_grad()
     print(f"training, {batches} steps:")
