@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-WINDOW = re.compile(r"step (\d+) \| epoch \d+ \| loss [\d.]+ \| (\d+) tok/s")
+from s2s import checkpoint
 
-
-def speeds(log: Path) -> list[float]:
-    """tokens/s of each log window but the first."""
-    return [float(m.group(2)) for m in WINDOW.finditer(log.read_text())][1:]
+def speeds(run_dir: Path) -> list[float]:
+    """Source+target pieces/s of each log window but the first (the run's recorded training log)."""
+    progress = checkpoint.load(run_dir / checkpoint.LAST, require=("progress",))["progress"]
+    return [window["tokens_per_s"] for window in progress["train_log"]][1:]
 
 
 def main() -> None:
@@ -52,7 +51,7 @@ def main() -> None:
             run_dir = Path(out) / f"run{i}"
             subprocess.run(command + ["train", "-c", args.config, "-o", str(run_dir), *settings], env=env,
                            check=True, stdout=subprocess.DEVNULL)
-            results[name] = speeds(run_dir / "train.log")
+            results[name] = speeds(run_dir)
     print(f"{args.config}, {args.steps} updates of train.accumulate={n} batches, {os.cpu_count()} CPUs")
     for name, values in results.items():
         print(f"  {name}: median {statistics.median(values):,.0f} source+target pieces/s "

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from s2s import checkpoint
 from s2s.data import ParallelData, read_parallel, split_path
 from s2s.loss import token_loss
 from s2s.metrics import score_all
@@ -52,7 +52,6 @@ PEERS = {"onmt": "OpenNMT-py", "joeynmt": "Joey NMT"}
 # decode-only and whole-command sentences/s and BLEU
 RECORDED = {"onmt": {"train": 1517.0, 1: (88.5, 45.40, 34.29), 5: (29.0, 23.05, 35.01)},
             "joeynmt": {"train": 847.7, 1: (26.2, 21.92, 7.95), 5: (21.7, 19.01, 8.30)}}
-WINDOW = re.compile(r"step (\d+) \| epoch \d+ \| loss [\d.]+ \| (\d+) tok/s")
 
 
 def parse_args() -> argparse.Namespace:
@@ -108,8 +107,8 @@ def train_speed(args, out: Path, overrides: list[str]) -> dict:
            "--set", f"train.max_steps={args.steps}", "--set", f"train.valid_every={args.steps}",
            "--set", f"train.log_every={args.window}", "--set", "train.keep_checkpoints=0", *overrides]
     seconds, rss = run_timed(cmd)
-    windows = [(int(step), int(speed)) for step, speed in WINDOW.findall((out / "train.log").read_text())]
-    steady = [speed for step, speed in windows if step > args.skip]
+    progress = checkpoint.load(out / checkpoint.LAST, require=("progress",))["progress"]
+    steady = [window["tokens_per_s"] for window in progress["train_log"] if window["step"] > args.skip]
     return {"pieces_s": statistics.median(steady), "windows": len(steady), "max_rss_mb": rss / 1024,
             "seconds": seconds}
 

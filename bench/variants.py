@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -47,7 +46,6 @@ VARIANTS = {
     **{f"gru-none-{context}-{use}": GRU_NONE + [f"model.decoder.context={context}", f"model.decoder.context_use={use}"]
        for context in ("last", "transformed_last", "transformed_mean") for use in ("init", "input", "both")},
 }
-WINDOW = re.compile(r"step (\d+) \| epoch \d+ \| loss [\d.]+ \| (\d+) tok/s")
 
 
 def parse_args() -> argparse.Namespace:
@@ -101,7 +99,8 @@ def main() -> None:
             for item in sets:
                 cmd += ["--set", item]
             subprocess.run(cmd, check=True, cwd=ROOT)
-            windows = [int(speed) for step, speed in WINDOW.findall((run / "train.log").read_text()) if int(step) > 50]
+            train_log = checkpoint.load(run / checkpoint.LAST, require=("progress",))["progress"]["train_log"]
+            windows = [window["tokens_per_s"] for window in train_log if window["step"] > 50]
             best = checkpoint.load(run / checkpoint.BEST)
             agree = attention_agreement(run)
             print(f"| {name} | {checkpoint.parameter_count(best['model']):,} | {best['meta']['step']:,} | "

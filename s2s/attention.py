@@ -71,7 +71,7 @@ class Attention(nn.Module):
             scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
         allowed = mask.unsqueeze(1)  # (B, 1, S)
         if self.window > 0:
-            centre = self.position(query, mask).float()  # (B, T); float32 also under bf16 autocast
+            centre = self.position(query, mask)  # (B, T); float32 also under bf16 autocast
             positions = torch.arange(mask.size(1), device=mask.device, dtype=torch.float32)  # (S,)
             distance = positions.view(1, 1, -1) - centre.unsqueeze(-1)  # (B, T, S)
             allowed = allowed & (distance.abs() <= self.window)

@@ -165,8 +165,7 @@ class Trainer:
         self.monitor = Monitor(self.run_dir, total_steps=cfg.max_steps, step=p.step,
                                valid_every=cfg.valid_every, progress_bar=self.progress_bar,
                                enabled=self.group.main)
-        stop = (p.step >= cfg.max_steps or self._patience_spent()
-                or self.group.any(self._budget_seconds() <= 0, self.device))
+        stop = p.step >= cfg.max_steps or self._patience_spent() or self._out_of_time(self._agreed_elapsed())
         if stop:
             log.info("the run has already finished (step %d); raise train.max_steps, train.max_minutes "
                      "or train.patience to train further", p.step)
@@ -205,10 +204,17 @@ class Trainer:
         """Wall-clock seconds of this run, earlier resumes included."""
         return self.seconds_before + time.monotonic() - self.clock
 
-    def _budget_seconds(self) -> float:
-        """Seconds left of train.max_minutes (infinite without a time budget)."""
+    def _agreed_elapsed(self) -> float:
+        """_elapsed(), the largest over all processes under a time budget, so that all of them
+        stop at the same step (without a budget, no collective call is made)."""
+        if self.config.train.max_minutes <= 0:
+            return self._elapsed()
+        return self.group.maximum(self._elapsed(), self.device)
+
+    def _out_of_time(self, seconds: float) -> bool:
+        """Whether `seconds` of the run have used up train.max_minutes (never without one)."""
         minutes = self.config.train.max_minutes
-        return 60.0 * minutes - self._elapsed() if minutes > 0 else math.inf
+        return minutes > 0 and seconds >= 60.0 * minutes
 
     def _agreed_signal(self) -> int | None:
         """The signal that stops training, once every process knows of it (else None).
@@ -240,8 +246,8 @@ class Trainer:
         while p.batch_in_epoch + k <= len(batches):
             if self._agreed_signal() is not None:
                 return True
-            seconds = self._elapsed() if cfg.max_minutes <= 0 else group.maximum(self._elapsed(), self.device)
-            if cfg.max_minutes > 0 and seconds >= 60.0 * cfg.max_minutes:
+            seconds = self._agreed_elapsed()
+            if self._out_of_time(seconds):
                 log.info("train.max_minutes (%g) reached at step %d", cfg.max_minutes, p.step)
                 self.out_of_time = True
                 return True

@@ -43,7 +43,8 @@ def test_int8_predictions_stay_close_to_fp32(trained_demo, demo_corpus):
     real = batch.tgt_out != 0
     assert (p8 - p32).abs().max() < 0.05
     assert (p8.argmax(-1) == p32.argmax(-1))[real].float().mean() > 0.95
-    assert len(int8.translate(src[:5])) == 5
+    same = sum(a == b for a, b in zip(int8.translate(src[:20]), fp32.translate(src[:20])))
+    assert same >= 18  # int8 search finds (nearly) the fp32 translations
 
 
 def test_quantize_refuses_other_kinds_and_devices():

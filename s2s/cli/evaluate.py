@@ -8,8 +8,7 @@ import sys
 import click
 
 from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
-                            search_options,
-                            setup_logging, show_progress, split_option)
+                            search_options, setup_logging, show_progress, split_option)
 from s2s.errors import UserError
 from s2s.metrics import WIDTH
 

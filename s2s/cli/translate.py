@@ -10,8 +10,7 @@ import click
 from tqdm import tqdm
 
 from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
-                            search_options,
-                            setup_logging, show_progress, split_option, write_lines)
+                            search_options, setup_logging, show_progress, split_option, write_lines)
 from s2s.errors import UserError
 
 utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replace"]), default="strict",
