@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from s2s.attention import Attention
 from s2s.encoder import make_rnn
@@ -26,6 +27,10 @@ from s2s.tokenizer import PAD
 
 def _rows(tensor: torch.Tensor | None, index: torch.Tensor, dim: int = 0) -> torch.Tensor | None:
     return None if tensor is None else tensor.index_select(dim, index)
+
+
+def _head(tensor: torch.Tensor | None, n: int, dim: int = 0) -> torch.Tensor | None:
+    return None if tensor is None else tensor.narrow(dim, 0, n)
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,10 @@ class Memory:
         return Memory(self.values.index_select(0, index), _rows(self.keys, index),
                       self.mask.index_select(0, index), _rows(self.context, index))
 
+    def head(self, n: int) -> "Memory":
+        """The first n rows of the batch, as views."""
+        return Memory(self.values[:n], _head(self.keys, n), self.mask[:n], _head(self.context, n))
+
 
 @dataclass(frozen=True)
 class DecoderState:
@@ -56,6 +65,10 @@ class DecoderState:
         """Rows `index` (B',) of the batch, in that order."""
         return DecoderState(self.hidden.index_select(1, index), _rows(self.cell, index, 1),
                             self.feed.index_select(0, index), _rows(self.coverage, index))
+
+    def head(self, n: int) -> "DecoderState":
+        """The first n rows of the batch, as views."""
+        return DecoderState(self.hidden[:, :n], _head(self.cell, n, 1), self.feed[:n], _head(self.coverage, n))
 
     def rnn_state(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return self.hidden if self.cell is None else (self.hidden, self.cell)
@@ -176,19 +189,29 @@ class Decoder(nn.Module):
 
     def forward(self, tgt_in: torch.Tensor, memory: Memory,
                 state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced decoding of tgt_in (B, T).
+        """Teacher-forced decoding of tgt_in (B, T), PAD after each target.
 
-        Returns output vectors (B, T, H) and attention weights (B, T, S). Unless a step
-        depends on the last one's output (input feeding, coverage), the whole sequence
-        runs through the fused RNN and attention at once; otherwise one step at a time.
+        Returns output vectors (B, T, H) and attention weights (B, T, S); where tgt_in is
+        PAD they mean nothing (zeros when stepping). Unless a step depends on the last one's output (input feeding, coverage), the whole
+        sequence runs through the fused RNN and attention at once. Otherwise it runs one
+        step at a time, and a sentence leaves the batch when its target ends, so that no
+        step is spent on padding.
         """
         emb = self.dropout(self.embed(tgt_in))  # (B, T, E)
         if not self.input_feeding and not self.has_coverage:
             out, _ = self.rnn(self._inputs(emb, memory), state.rnn_state())  # (B, T, H)
             return self._output(out, memory)
+        b, steps = tgt_in.shape
+        lengths = (tgt_in != PAD).sum(dim=1)  # (B,)
+        order = lengths.argsort(descending=True)  # longest first: the running rows are a prefix
+        emb, memory, state = emb.index_select(0, order), memory.select(order), state.select(order)
+        running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=tgt_in.device).unsqueeze(1)).sum(1)
         outputs, weights = [], []
-        for t in range(emb.size(1)):
-            vector, w, state = self._step_embedded(emb[:, t], memory, state)
-            outputs.append(vector)
-            weights.append(w)
-        return torch.stack(outputs, dim=1), torch.stack(weights, dim=1)
+        for t, n in enumerate(running.tolist()):  # n: sentences whose target has a step t
+            if n < state.feed.size(0):
+                memory, state = memory.head(n), state.head(n)
+            vector, w, state = self._step_embedded(emb[:n, t], memory, state)  # (n, H), (n, S)
+            outputs.append(F.pad(vector, (0, 0, 0, b - n)))
+            weights.append(F.pad(w, (0, 0, 0, b - n)))
+        back = order.argsort()  # (B,) the batch's own order again
+        return torch.stack(outputs, dim=1)[back], torch.stack(weights, dim=1)[back]

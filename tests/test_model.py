@@ -61,8 +61,25 @@ def test_teacher_forced_logits_equal_step_by_step(cell, variant):
     memory, state = model.encode(batch.src, batch.src_len)
     for t in range(batch.tgt_in.size(1)):
         log_probs, w, state = model.decode_step(batch.tgt_in[:, t], memory, state)
-        torch.testing.assert_close(log_probs, torch.log_softmax(logits[:, t], -1), atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(w, weights[:, t], atol=1e-5, rtol=1e-4)
+        real = batch.tgt_in[:, t] != PAD  # teacher forcing skips the steps after a target's end
+        torch.testing.assert_close(log_probs[real], torch.log_softmax(logits[real, t], -1), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(w[real], weights[real, t], atol=1e-5, rtol=1e-4)
+
+
+def test_stepping_skips_the_steps_after_each_target_ends():
+    """With input feeding, targets of different lengths in any order: each sentence's outputs
+    are those of its own decoding, and the rows past its end are left at zero."""
+    model = build(cell="lstm", layers=2, coverage=True)
+    order = [1, 0, 2]  # not sorted by target length
+    batch = collate([SRC[i] for i in order], [TGT[i] for i in order])
+    vectors, weights = model.decoder(batch.tgt_in, *model.encode(batch.src, batch.src_len))
+    for row, i in enumerate(order):
+        one = collate([SRC[i]], [TGT[i]])
+        alone, alone_w = model.decoder(one.tgt_in, *model.encode(one.src, one.src_len))
+        t, s = len(TGT[i]) + 1, len(SRC[i])
+        torch.testing.assert_close(vectors[row, :t], alone[0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(weights[row, :t, :s], alone_w[0], atol=1e-5, rtol=1e-4)
+        assert (vectors[row, t:] == 0).all() and (weights[row, t:] == 0).all()
 
 
 def test_logits_of_the_targets_alone_are_those_of_their_positions():
@@ -85,12 +102,13 @@ def test_shapes_and_attention_masking(cell, variant):
     b, s = batch.src.shape
     t = batch.tgt_in.size(1)
     assert logits.shape == (b, t, V) and weights.shape == (b, t, s)
+    real = batch.tgt_in != PAD  # (B, T) what a padding position holds means nothing
     if variant["attention"] == "none":
         assert (weights == 0).all()
     elif variant.get("local_window"):  # a Gaussian-weighted window: at most 1
-        assert (weights.sum(-1) <= 1 + 1e-6).all() and (weights.sum(-1) > 0).all()
+        assert (weights.sum(-1)[real] <= 1 + 1e-6).all() and (weights.sum(-1)[real] > 0).all()
     else:
-        torch.testing.assert_close(weights.sum(-1), torch.ones(b, t))
+        torch.testing.assert_close(weights.sum(-1)[real], torch.ones(b, t)[real])
     for i, n in enumerate(batch.src_len.tolist()):
         assert (weights[i, :, n:] == 0).all()
 
