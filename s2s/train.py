@@ -446,7 +446,9 @@ def train(config: Config, run_dir: str | Path, *, resume: bool = False,
     try:
         trainer = Trainer(config, run_dir, device, progress_bar, group)
         trainer.prepare(resume)
-        return trainer.run()
+        progress = trainer.run()
+        group.barrier()  # all processes leave together: none tears down its links while another still writes
+        return progress
     finally:
         root.setLevel(level)
         if handler is not None:
