@@ -9,7 +9,8 @@ step (`input`: next to the embedding, and in the output tanh(W [h; c]) as in Cho
 
 The state is an explicit value (`DecoderState`) passed in and returned by every step;
 `Memory` holds what the encoder produced for the batch. Both can `select` rows, which is
-how search reorders hypotheses and drops finished sentences.
+how search reorders hypotheses and drops finished sentences, and keep their first rows
+(`head`), which is how teacher forcing drops sentences whose target has ended.
 """
 
 from __future__ import annotations
@@ -192,10 +193,10 @@ class Decoder(nn.Module):
         """Teacher-forced decoding of tgt_in (B, T), PAD after each target.
 
         Returns output vectors (B, T, H) and attention weights (B, T, S); where tgt_in is
-        PAD they mean nothing (zeros when stepping). Unless a step depends on the last one's output (input feeding, coverage), the whole
-        sequence runs through the fused RNN and attention at once. Otherwise it runs one
-        step at a time, and a sentence leaves the batch when its target ends, so that no
-        step is spent on padding.
+        PAD they mean nothing (zeros when stepping). Unless a step depends on the last
+        one's output (input feeding, coverage), the whole sequence runs through the fused
+        RNN and attention at once. Otherwise it runs one step at a time, and a sentence
+        leaves the batch when its target ends, so that no step is spent on padding.
         """
         emb = self.dropout(self.embed(tgt_in))  # (B, T, E)
         if not self.input_feeding and not self.has_coverage:
@@ -205,7 +206,7 @@ class Decoder(nn.Module):
         lengths = (tgt_in != PAD).sum(dim=1)  # (B,)
         order = lengths.argsort(descending=True)  # longest first: the running rows are a prefix
         emb, memory, state = emb.index_select(0, order), memory.select(order), state.select(order)
-        running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=tgt_in.device).unsqueeze(1)).sum(1)
+        running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=tgt_in.device).unsqueeze(1)).sum(1)  # (T,)
         outputs, weights = [], []
         for t, n in enumerate(running.tolist()):  # n: sentences whose target has a step t
             if n < state.feed.size(0):
