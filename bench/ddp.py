@@ -21,10 +21,10 @@ from pathlib import Path
 
 from s2s import checkpoint
 
+
 def speeds(run_dir: Path) -> list[float]:
     """Source+target pieces/s of each log window but the first (the run's recorded training log)."""
-    progress = checkpoint.load(run_dir / checkpoint.LAST, require=("progress",))["progress"]
-    return [window["tokens_per_s"] for window in progress["train_log"]][1:]
+    return [window["tokens_per_s"] for window in checkpoint.train_log(run_dir)][1:]
 
 
 def main() -> None:

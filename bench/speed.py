@@ -39,9 +39,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from s2s import checkpoint
 from s2s.data import ParallelData, read_parallel, split_path
-from s2s.loss import token_loss
+from s2s.loss import batch_loss
 from s2s.metrics import score_all
-from s2s.tokenizer import PAD
 from s2s.translate import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,8 +106,7 @@ def train_speed(args, out: Path, overrides: list[str]) -> dict:
            "--set", f"train.max_steps={args.steps}", "--set", f"train.valid_every={args.steps}",
            "--set", f"train.log_every={args.window}", "--set", "train.keep_checkpoints=0", *overrides]
     seconds, rss = run_timed(cmd)
-    progress = checkpoint.load(out / checkpoint.LAST, require=("progress",))["progress"]
-    steady = [window["tokens_per_s"] for window in progress["train_log"] if window["step"] > args.skip]
+    steady = [window["tokens_per_s"] for window in checkpoint.train_log(out) if window["step"] > args.skip]
     return {"pieces_s": statistics.median(steady), "windows": len(steady), "max_rss_mb": rss / 1024,
             "seconds": seconds}
 
@@ -123,12 +121,6 @@ def _training_batches(run_dir: Path, batches: int) -> tuple[torch.nn.Module, Par
     return translator.model.train(), train, train.epoch_batches(config.train.batch_tokens, 1, 0)[:batches]
 
 
-def _train_loss(model: torch.nn.Module, batch) -> torch.Tensor:
-    """The loss of a training step as s2s.train computes it: logits of real target positions only."""
-    logits, _ = model(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
-    return token_loss(logits, batch.tgt_out[batch.tgt_out != PAD], 0.1)
-
-
 def train_flops(run_dir: Path, batches: int = 20) -> float:
     """Model FLOPs (forward + backward) per source+target piece, on the run's first real batches."""
     model, train, batch_list = _training_batches(run_dir, batches)
@@ -136,7 +128,7 @@ def train_flops(run_dir: Path, batches: int = 20) -> float:
     for indices in batch_list:
         batch = train.batch(indices)
         with FlopCounterMode(display=False) as counter:
-            _train_loss(model, batch).backward()
+            batch_loss(model, batch, 0.1)[0].backward()  # as s2s.train computes it
         flops += counter.get_total_flops()
         pieces += train.counts(indices)[0]
     return flops / pieces
@@ -148,7 +140,7 @@ def profile_training(run_dir: Path, batches: int = 10) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as s2s.train has it
     with torch.profiler.profile() as prof:
         for indices in batch_list:
-            _train_loss(model, train.batch(indices)).backward()
+            batch_loss(model, train.batch(indices), 0.1)[0].backward()
             optimizer.step()
             optimizer.zero_grad()
     print(f"training, {batches} steps:")

@@ -99,8 +99,7 @@ def main() -> None:
             for item in sets:
                 cmd += ["--set", item]
             subprocess.run(cmd, check=True, cwd=ROOT)
-            train_log = checkpoint.load(run / checkpoint.LAST, require=("progress",))["progress"]["train_log"]
-            windows = [window["tokens_per_s"] for window in train_log if window["step"] > 50]
+            windows = [window["tokens_per_s"] for window in checkpoint.train_log(run) if window["step"] > 50]
             best = checkpoint.load(run / checkpoint.BEST)
             agree = attention_agreement(run)
             print(f"| {name} | {checkpoint.parameter_count(best['model']):,} | {best['meta']['step']:,} | "

@@ -70,6 +70,12 @@ def load(path: str | Path, map_location: str | torch.device = "cpu",
     return content
 
 
+def train_log(run_dir: str | Path) -> list[dict[str, Any]]:
+    """A run's training log as its last.pt records it: one dict per log window (step, loss,
+    tokens_per_s, ...)."""
+    return load(Path(run_dir) / LAST, require=("progress",))["progress"]["train_log"]
+
+
 def parameter_count(weights: dict[str, torch.Tensor]) -> int:
     """Parameters in a state dict, each shared (tied) tensor counted once."""
     seen: dict[tuple, int] = {}

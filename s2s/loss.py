@@ -4,17 +4,25 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from s2s.data import ParallelData
+from s2s.data import Batch, ParallelData
 from s2s.model import Seq2Seq
 from s2s.tokenizer import PAD
 
 
-def token_loss(logits: torch.Tensor, tgt_out: torch.Tensor, smoothing: float) -> torch.Tensor:
-    """Summed cross-entropy over non-padding targets: logits (B, T, V) and tgt_out (B, T), or
-    logits (N, V) and targets (N,)."""
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), tgt_out.reshape(-1),
-                           ignore_index=PAD, label_smoothing=smoothing, reduction="sum")
+def token_loss(logits: torch.Tensor, targets: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Summed label-smoothed cross-entropy of logits (N, V) for targets (N,)."""
+    return F.cross_entropy(logits.float(), targets, label_smoothing=smoothing, reduction="sum")
+
+
+def batch_loss(net: nn.Module, batch: Batch, smoothing: float) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Teacher forcing on a batch: the summed loss of its real target pieces, the attention
+    weights (B, T, S) and the number of those pieces. net is a Seq2Seq, or one wrapped for
+    distributed training; its output layer runs on the real target positions only."""
+    targets = batch.tgt_out[batch.tgt_out != PAD]  # (N,)
+    logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
+    return token_loss(logits, targets, smoothing), attention, targets.numel()
 
 
 @torch.no_grad()
@@ -25,10 +33,8 @@ def validation_loss(model: Seq2Seq, data: ParallelData, batch_tokens: int,
     model.eval()
     total, count = 0.0, 0
     for indices in data.epoch_batches(batch_tokens, seed=0, epoch=0):
-        batch = data.batch(indices).to(device)
-        logits, _ = model(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
-        targets = batch.tgt_out[batch.tgt_out != PAD]  # (N,)
-        total += float(token_loss(logits, targets, 0.0))
-        count += targets.numel()
+        loss, _, pieces = batch_loss(model, data.batch(indices).to(device), 0.0)
+        total += float(loss)
+        count += pieces
     model.train(was_training)
     return total / max(count, 1)

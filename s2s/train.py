@@ -28,13 +28,13 @@ from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.distributed import Group
 from s2s.errors import Interrupted, UserError
 from s2s.metrics import bleu
-from s2s.loss import token_loss, validation_loss
+from s2s.loss import batch_loss, validation_loss
 from s2s.model import Seq2Seq
 from s2s.monitor import Monitor, Window
 from s2s.resume import check_compatible, check_same_text, own_rng, rng_state
 from s2s.schedule import budget_spent, scheduled_lr
 from s2s.signals import StopSignals
-from s2s.tokenizer import PAD, Tokenizer
+from s2s.tokenizer import Tokenizer
 from s2s.translate import Translator
 
 log = logging.getLogger(__name__)
@@ -296,8 +296,7 @@ class Trainer:
             no_sync = self.net.no_sync() if self.group.distributed and not last else contextlib.nullcontext()
             with no_sync:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
-                    logits, attention = self.net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
-                loss = token_loss(logits, batch.tgt_out[batch.tgt_out != PAD], cfg.label_smoothing)
+                    loss, attention, _ = batch_loss(self.net, batch, cfg.label_smoothing)  # the loss in fp32
                 if batch.align is not None:
                     loss = loss + cfg.guided_alignment * guided_loss(attention.float(), batch.align)
                 # DDP averages gradients over processes: scaling by their number makes it a sum

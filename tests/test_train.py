@@ -167,9 +167,9 @@ def test_sigterm_saves_last_pt_and_resume_matches_a_straight_run(small_corpus, t
 
 def poison(monkeypatch, bad_steps):
     """Makes the training loss NaN on the given (1-based) training steps."""
-    import s2s.train
+    import s2s.loss
 
-    original, calls = s2s.train.token_loss, []
+    original, calls = s2s.loss.token_loss, []
 
     def loss(logits, tgt_out, smoothing):
         value = original(logits, tgt_out, smoothing)
@@ -179,7 +179,7 @@ def poison(monkeypatch, bad_steps):
                 return value * float("nan")
         return value
 
-    monkeypatch.setattr(s2s.train, "token_loss", loss)
+    monkeypatch.setattr(s2s.loss, "token_loss", loss)
 
 
 def test_nonfinite_steps_are_skipped_and_counted(small_corpus, tmp_path, monkeypatch):
