@@ -8,6 +8,9 @@ rebuilds tensors and plain containers, never arbitrary objects.
 
 from __future__ import annotations
 
+import pickle
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from s2s.errors import UserError
 FORMAT = "s2s-checkpoint-1"
 BEST, LAST = "best.pt", "last.pt"
 STEP_PATTERN = "step-*.pt"  # the checkpoints kept at each validation: step-0001000.pt
+ZIP_MAGIC = b"PK\x03\x04"  # how every zip archive, and so every torch.save file, starts
 
 
 def step_name(step: int) -> str:
@@ -53,11 +57,19 @@ def load(path: str | Path, map_location: str | torch.device = "cpu",
          require: tuple[str, ...] = ()) -> dict[str, Any]:
     """Reads a checkpoint written by `save`, refusing anything else or one lacking `require`."""
     path = Path(path)
+    damage = _damage(path)
+    if damage:
+        raise UserError(f"{path} is truncated or not an s2s checkpoint: {damage}")
     try:
-        content = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # noqa: BLE001  a corrupt or foreign file can fail in any way
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{path} is not a readable s2s checkpoint: {first}") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols
+            content = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError:
+        raise UserError(f"{path} is not an s2s checkpoint: it holds objects other than tensors and "
+                        "plain data, and s2s never runs code from a checkpoint") from None
+    except Exception as e:  # noqa: BLE001  a damaged archive can fail in any way; torch's text is no help
+        raise UserError(f"{path} is truncated or not an s2s checkpoint: its archive is damaged "
+                        f"({type(e).__name__})") from None
     if not isinstance(content, dict) or content.get("format") != FORMAT:
         found = content.get("format") if isinstance(content, dict) else None
         if isinstance(found, str) and found.startswith("s2s-checkpoint-"):
@@ -68,6 +80,23 @@ def load(path: str | Path, map_location: str | torch.device = "cpu",
     if missing:
         raise UserError(f"{path} is an incomplete s2s checkpoint: it has no {', '.join(missing)}")
     return content
+
+
+def _damage(path: Path) -> str | None:
+    """Why a file cannot be a checkpoint, from its bytes alone (None if it may be one).
+
+    torch.save writes a zip archive: it starts with a local file header and ends with the
+    archive's central directory, so a file cut short keeps the first and loses the second.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        return "the file is empty"
+    if head != ZIP_MAGIC:
+        return "it does not start as the zip archive that torch.save writes"
+    if not zipfile.is_zipfile(path):
+        return "the archive stops before its end (a copy or download cut short?)"
+    return None
 
 
 def train_log(run_dir: str | Path) -> list[dict[str, Any]]:

@@ -323,12 +323,29 @@ def read_yaml(path: str | Path) -> dict:
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
-        raise UserError(f"config {path} is not valid YAML: {e}") from None
+        raise UserError(f"config {path}{_where(e)}: not valid YAML: {_problem(e)}") from None
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise UserError(f"config {path}: expected a mapping of sections at the top level")
     return raw
+
+
+def _where(error: yaml.YAMLError) -> str:
+    """', line L, column C' of a YAML error (1-based), where PyYAML knows it."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    return f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+
+
+def _problem(error: yaml.YAMLError) -> str:
+    """What PyYAML found wrong, in one line and without its dump of the text."""
+    problem = getattr(error, "problem", None)
+    context = getattr(error, "context", None)
+    mark, start = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
+    if context and start is not None and mark is not None and (start.line, start.column) != (mark.line, mark.column):
+        context += f" that starts at line {start.line + 1}, column {start.column + 1},"
+    text = " ".join(p for p in (context, problem) if p) or type(error).__name__
+    return " ".join(text.split())
 
 
 def _expand_tree(raw: Any) -> Any:

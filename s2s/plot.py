@@ -44,24 +44,37 @@ def heatmap_size(n_src: int, n_tgt: int) -> tuple[int, int]:
 def attention_heatmap(weights, src_pieces: list[str], tgt_pieces: list[str], path: str | Path,
                       title: str = "") -> None:
     """Writes a PNG of attention weights (T, S): target pieces down, source pieces across."""
+    fig = heatmap_figure(weights, src_pieces, tgt_pieces, title)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # missing glyphs
+        _save(fig, path)
+
+
+def heatmap_figure(weights, src_pieces: list[str], tgt_pieces: list[str], title: str = ""):
+    """The figure of an attention heatmap: source pieces and their label along the top,
+    output pieces and theirs down the left, the translation as a caption below.
+
+    Matplotlib's constrained layout places the labels and the caption so that none
+    overlaps another, whatever the number and length of the pieces.
+    """
     n_tgt, n_src = len(tgt_pieces), len(src_pieces)
     if tuple(weights.shape) != (n_tgt, n_src):
         raise ValueError(f"weights {tuple(weights.shape)} do not match {n_tgt} x {n_src} labels")
     width, height = heatmap_size(n_src, n_tgt)
     with plt.rc_context({"font.family": _fonts(), "font.size": 9}), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # missing glyphs
-        fig, ax = plt.subplots(figsize=(width / DPI, height / DPI), dpi=DPI)
+        fig, ax = plt.subplots(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained")
         ax.imshow(weights, cmap="Greys", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
         ax.set_xticks(range(n_src), src_pieces, rotation=90)
         ax.set_yticks(range(n_tgt), tgt_pieces)
         ax.xaxis.tick_top()
+        ax.xaxis.set_label_position("top")
         ax.set_xlabel("source")
         ax.set_ylabel("output")
         if title:
-            fig.suptitle(title, fontsize=9, y=0.01, va="bottom")
-        fig.subplots_adjust(left=min(0.45, 1.4 / (width / DPI)), right=0.98,
-                            top=1 - min(0.5, 1.2 / (height / DPI)), bottom=0.06)
-        _save(fig, path)
+            fig.supxlabel(title, fontsize=9)
+        fig.canvas.draw()  # lays out now, inside the fonts' context
+    return fig
 
 
 def training_curves(train_log: list[dict], valid_log: list[dict], path: str | Path) -> None:

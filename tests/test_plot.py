@@ -31,3 +31,29 @@ def test_training_curves_are_drawn_from_the_logs(tmp_path):
     training_curves(train_log, valid_log, tmp_path / "curves.png")
     with Image.open(tmp_path / "curves.png") as image:
         assert image.format == "PNG" and image.size == (700, 600)
+
+
+@pytest.mark.parametrize("n_src, n_tgt", [(1, 1), (2, 3), (5, 8), (40, 30)])
+def test_no_label_of_a_heatmap_overlaps_another_or_leaves_the_picture(n_src, n_tgt):
+    import matplotlib.pyplot as plt
+    from s2s.plot import heatmap_figure
+    src = [f"\u2581piece{i}" for i in range(n_src - 1)] + ["</s>"]
+    tgt = [f"\u2581out{i}" for i in range(n_tgt - 1)] + ["</s>"]
+    fig = heatmap_figure(torch.rand(n_tgt, n_src), src, tgt, title="Ka vorn mi miset vidit.")
+    try:
+        renderer = fig.canvas.get_renderer()
+        ax = fig.axes[0]
+        boxes = {"source label": ax.xaxis.label, "output label": ax.yaxis.label, "caption": fig._supxlabel,
+                 "heatmap": ax.images[0]}
+        boxes = {name: artist.get_window_extent(renderer) for name, artist in boxes.items()}
+        ticks = [t.get_window_extent(renderer) for t in ax.get_xticklabels() + ax.get_yticklabels()]
+        picture = fig.bbox
+        for name, box in boxes.items():
+            assert picture.x0 <= box.x0 and box.x1 <= picture.x1 + 1 and picture.y0 <= box.y0 and box.y1 <= picture.y1 + 1, name
+            for other, box2 in boxes.items():
+                if other != name:
+                    assert not box.overlaps(box2), (name, other)
+            if name != "heatmap":
+                assert not any(box.overlaps(tick) for tick in ticks), name
+    finally:
+        plt.close(fig)

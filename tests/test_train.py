@@ -207,7 +207,7 @@ def test_resume_from_a_damaged_last_pt_is_a_clear_error(small_corpus, tmp_path):
     train(tiny_config(small_corpus, max_steps=10), tmp_path / "run")
     last = tmp_path / "run" / checkpoint.LAST
     last.write_bytes(last.read_bytes()[: last.stat().st_size // 2])
-    with pytest.raises(UserError, match="not a readable s2s checkpoint"):
+    with pytest.raises(UserError, match="last.pt is truncated or not an s2s checkpoint"):
         train(tiny_config(small_corpus, max_steps=20), tmp_path / "run", resume=True)
     content = {"format": checkpoint.FORMAT, "config": {}, "model": {}}
     checkpoint.save(last, content)

@@ -10,6 +10,7 @@ import yaml
 
 from s2s.cli.common import setup_logging
 from s2s.errors import UserError
+from s2s.metrics import WIDTH
 
 
 @click.command(short_help="Show a checkpoint's config, size, vocabulary and scores.")
@@ -34,22 +35,27 @@ def info(model, as_json) -> None:
     except (RuntimeError, ValueError, TypeError, KeyError) as e:
         raise UserError(f"{path}: the checkpoint's tokenizer cannot be read: {e}") from None
     meta, progress = content.get("meta", {}), content.get("progress")
+    averaged = "averaged_steps" in meta
     facts = {
         "checkpoint": str(path),
         "parameters": checkpoint.parameter_count(content["model"]),
         "vocabulary": {"source": tokenizer.src_vocab_size, "target": tokenizer.tgt_vocab_size,
                        "joint": tokenizer.joint},
         "step": meta.get("step"),
-        "best_valid_bleu": meta.get("best_bleu"),
+        "best_valid_bleu": _rounded(meta.get("best_bleu")),
         "best_step": meta.get("best_step"),
-        "valid_bleu_at_step": meta.get("valid_bleu"),
+        "valid_bleu_at_step": None if averaged else _rounded(meta.get("valid_bleu")),
         "bleu_signature": meta.get("bleu_signature"),
         "scored_with": "greedy search on the validation split (data.valid), sacrebleu corpus BLEU",
     }
+    if averaged:
+        facts["validated"] = (f"no: this is the average of steps {', '.join(map(str, meta['averaged_steps']))}, "
+                              "never validated itself (best_valid_bleu is the run's best single checkpoint); "
+                              "score it with s2s eval -m")
     if progress is not None:
         facts["training"] = {"epoch": progress["epoch"], "skipped_steps": progress.get("skipped_steps", 0),
                              "validations": len(progress["history"]), "interrupted": meta.get("interrupted", False)}
-    if "averaged_steps" in meta:
+    if averaged:
         facts["averaged_steps"] = meta["averaged_steps"]
     facts["config"] = content["config"]
     if as_json:
@@ -60,6 +66,11 @@ def info(model, as_json) -> None:
         click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
     click.echo("config:")
     click.echo("  " + yaml.safe_dump(config, sort_keys=False).rstrip().replace("\n", "\n  "))
+
+
+def _rounded(bleu: float | None) -> float | None:
+    """A validation BLEU as sacrebleu prints it (one decimal)."""
+    return None if bleu is None else round(bleu, WIDTH)
 
 
 @click.command(short_help="Average the weights of a run's last N checkpoints.")
