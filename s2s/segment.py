@@ -1,11 +1,18 @@
-"""Segmenting a line that is too long for the model into parts it can translate.
+"""Cutting a line into the units a model translates: its sentences, and parts of the
+sentences that are too long for it.
 
-A line whose source pieces exceed the limit is cut at the most natural boundaries that
-make every part fit: after sentence-final punctuation first, then after clause
-punctuation, then at spaces, and only as a last resort inside a run of characters (text
-without spaces, such as Chinese or Japanese, or a very long token). Parts are packed
-greedily, so a line becomes as few parts as those boundaries allow; only whitespace at
+Models learn from sentence pairs, and a recurrent model given several sentences at once
+tends to translate the first and stop. So a line is cut at every sentence end first,
+by sentencex (Wikimedia's rule-based segmenter: abbreviations, numbers and quotes in
+about 300 languages, with a fallback for the rest). A sentence with more source pieces
+than the limit is then cut at the most natural boundaries that make every part fit the
+packing limit: after clause punctuation first, then at spaces, and only as a last
+resort inside a run of characters (text without spaces, such as Chinese or Japanese, or
+a very long token); those parts are packed greedily up to that limit. Only whitespace at
 the cuts is lost.
+
+`halves` cuts one unit in two near its middle, for translating again a unit whose
+translation came out too short.
 """
 
 from __future__ import annotations
@@ -13,20 +20,41 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-# Each level cuts after what its pattern matches (whitespace at the ends of a part is dropped).
+import sentencex
+
+# Inside a sentence, each level cuts after what its pattern matches (whitespace at the ends
+# of a part is dropped). The first catches sentence ends that sentencex took for abbreviations.
 LEVELS = (
     re.compile(r"(?<=[.!?\u3002\uff01\uff1f\u0964\u061f])\s+|(?<=[\u3002\uff01\uff1f])"),  # sentences
     re.compile(r"(?<=[,;:\u3001\uff0c\uff1b\uff1a\u060c])\s+|(?<=[\uff0c\uff1b\u3001])"),  # clauses
     re.compile(r"\s+"),  # words
 )
+BALANCE = 0.25  # `halves` takes a boundary of a higher level if each half keeps this share of the text
 
 
-def split_line(text: str, count: Callable[[str], int], limit: int) -> list[str]:
-    """Parts of `text`, each with count(part) <= limit pieces (limit >= 1), in order."""
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def sentences(text: str, lang: str) -> list[str]:
+    """The sentences of `text` (a language code such as "de"; unknown codes get generic rules)."""
     text = text.strip()
-    if count(text) <= limit:
-        return [text]
-    return _split(text, count, limit, 0)
+    found = [s.strip() for s in sentencex.segment(lang, text) if s.strip()]
+    if not found or _squeeze("".join(found)) != _squeeze(text):  # never lose or reorder text
+        return [text] if text else []
+    return found
+
+
+def split_line(text: str, count: Callable[[str], int], limit: int, lang: str = "en",
+               pack: int | None = None) -> list[str]:
+    """Units of `text`, in order: each sentence alone, and a sentence of more than `limit`
+    pieces (limit >= 1) cut into parts of at most `pack` pieces each (default `limit`)."""
+    return [part for sentence in sentences(text, lang) for part in cut_sentence(sentence, count, limit, pack)]
+
+
+def cut_sentence(sentence: str, count: Callable[[str], int], limit: int, pack: int | None = None) -> list[str]:
+    """[sentence] if it has at most `limit` pieces, else its parts of at most `pack` pieces."""
+    return [sentence] if count(sentence) <= limit else _split(sentence, count, pack or limit, 0)
 
 
 def _units(text: str, level: int) -> list[str]:
@@ -76,3 +104,25 @@ def _split_characters(text: str, count: Callable[[str], int], limit: int) -> lis
         parts.append(text[:low])
         text = text[low:]
     return parts
+
+
+def halves(text: str) -> list[str] | None:
+    """`text` cut in two at its most natural boundary near the middle, or None when it
+    cannot be cut (one character).
+
+    A sentence or clause boundary is taken when each half keeps at least BALANCE of the
+    characters; otherwise the space nearest the middle; text without spaces is cut in
+    the middle.
+    """
+    text = text.strip()
+    middle = len(text) / 2
+    for level, pattern in enumerate(LEVELS):
+        cuts = [m for m in pattern.finditer(text) if 0 < m.start() and m.end() < len(text)]
+        if not cuts:
+            continue
+        best = min(cuts, key=lambda m: abs(m.start() - middle))
+        if level == len(LEVELS) - 1 or min(best.start(), len(text) - best.end()) >= BALANCE * len(text):
+            return [text[:best.start()].strip(), text[best.end():].strip()]
+    if len(text) < 2:
+        return None
+    return [text[:len(text) // 2], text[len(text) // 2:]]

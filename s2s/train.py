@@ -27,6 +27,7 @@ from s2s.config import Config, dump_config, from_dict
 from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.distributed import Group
 from s2s.errors import Interrupted, UserError
+from s2s.lengths import Lengths
 from s2s.metrics import bleu
 from s2s.loss import batch_loss, validation_loss
 from s2s.model import Seq2Seq
@@ -79,6 +80,7 @@ class Trainer:
         self.clock = time.monotonic()  # train.max_minutes counts from here (plus earlier resumes)
         self.seconds_before = 0.0  # the run's time before this process (from last.pt)
         self.out_of_time = False  # stopped by train.max_minutes
+        self.lengths: Lengths | None = None  # of the training pairs, for translation (s2s.lengths)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -143,6 +145,10 @@ class Trainer:
         cfg, data_cfg, tok = self.config.train, self.config.data, self.tokenizer
         train = ParallelData.from_text(*self.train_text, tok, max_len=data_cfg.max_len,
                                        name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
+        self.lengths = Lengths.measure([len(s) - 1 for s in train.src], [len(t) for t in train.tgt])
+        log.info("training lengths: median %d source pieces, 99%% within %d, at most %d; %.2f target "
+                 "pieces per source piece (0.1%% below %.2f)", self.lengths.src_median, self.lengths.part_limit,
+                 self.lengths.src_max, self.lengths.ratio_median, self.lengths.ratio_low)
         if cfg.guided_alignment > 0:
             log.info("learning word alignments of the training data (IBM Model 1) for guided alignment")
             model1 = Model1.train([s[:-1] for s in train.src], train.tgt)
@@ -403,7 +409,7 @@ class Trainer:
 
     def _content(self, model: Seq2Seq, meta: dict) -> dict:
         return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
-                "model": model.state_dict(), "meta": meta}
+                "model": model.state_dict(), "meta": meta, "lengths": self.lengths.state()}
 
     def _restore(self, model, optimizer, scheduler) -> None:
         content = self.resumed

@@ -3,8 +3,13 @@
 Exactly one translation (or n-best list) per input line, in order; an empty or blank line
 gives an empty translation, and no translation contains a line break. Lines are encoded
 and translated a chunk at a time, sorted by length inside the chunk so that batches hold
-similar lengths, and put back in input order. A line longer than the model's limit is
-split into parts (`s2s.segment`) whose translations are joined.
+similar lengths, and put back in input order.
+
+A model learns from sentences, so each sentence of a line is translated on its own, and
+a sentence longer than what the model was trained on is cut at clauses or words
+(`s2s.segment`); the units' translations are joined. A unit whose translation is much
+shorter than the training data's length ratio predicts (`s2s.lengths`) is translated
+again in two halves; where that does not help, a warning names the line.
 """
 
 from __future__ import annotations
@@ -25,13 +30,19 @@ from s2s.model import Seq2Seq
 from s2s.errors import UserError
 from s2s.penalty import length_penalty
 from s2s.quantize import quantize as quantize_model
-from s2s.search import Hypothesis, search
-from s2s.segment import split_line
+from s2s.search import Hypothesis, max_lengths, search
+from s2s.lengths import Lengths
+from s2s.segment import cut_sentence, halves, sentences
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
 log = logging.getLogger(__name__)
 
 CHUNK_BATCHES = 50  # batches' worth of lines read, sorted and translated at a time
+RETRIES = 3  # how many times a unit translated too short is cut in two again (into up to 8 parts)
+# A translation that leaves this many source pieces in a row with less attention than this
+# (summed over its steps) looks incomplete: on Multi30k validation (de-en) no line did,
+# while 4% of pairs of captions run together without a full stop did.
+UNATTENDED_RUN, UNATTENDED_WEIGHT = 6, 0.1
 LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
 
 
@@ -43,6 +54,9 @@ class Translation:
     score: float  # log-probability / length penalty (summed over parts); 0 for a blank line
     hypothesis: Hypothesis | None  # None for a blank line or one translated in parts
     src_ids: list[int] | None = None  # the source pieces translated (EOS last), with a hypothesis
+    length: int = 0  # target pieces, over all parts (EOS not counted)
+    src_length: int = 0  # source pieces translated, over all parts (EOS not counted)
+    parts: tuple["Translation", ...] = ()  # of a line translated in parts: each part's, in order
 
 
 @dataclass
@@ -54,8 +68,10 @@ class Translator:
     device: torch.device
     batch_size: int = 64
     search: SearchConfig = field(default_factory=SearchConfig)
-    max_src_len: int = 0  # source pieces per part: longer lines are split (0 = never split)
+    max_src_len: int = 0  # longer sentences are cut into parts; 0 translates lines whole
     config: Config | None = None  # the run's config, when loaded from a checkpoint
+    lengths: Lengths | None = None  # of the training pairs: finds translations too short for their source
+    src_lang: str = "en"  # the source language, for the sentence splitter
 
     @classmethod
     def load(cls, model_path: str | Path, device: torch.device, quantize: str | None = None,
@@ -63,8 +79,9 @@ class Translator:
         """Loads a checkpoint file or a run directory's best checkpoint (`quantize`="int8":
         with int8 weights, for the CPU).
 
-        Search settings default to the run's `search` section and the split limit to its
-        `data.max_len` (the longest sentences it was trained on); `settings` override them.
+        Search settings default to the run's `search` section and the longest sentence
+        translated whole to the longest training sentence (`s2s.lengths`; `data.max_len` for
+        checkpoints older than that record); `settings` override them.
         """
         path = checkpoint.resolve(model_path)
         content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
@@ -73,11 +90,14 @@ class Translator:
             tokenizer = Tokenizer.from_state(content["tokenizer"])
             model = Seq2Seq.from_config(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
             model.load_state_dict(content["model"])
+            lengths = Lengths.from_state(content.get("lengths"))
         except (UserError, RuntimeError, ValueError, TypeError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{path}: the checkpoint's parts do not fit together: {first}") from None
         settings.setdefault("search", config.search)
-        settings.setdefault("max_src_len", config.data.max_len)
+        settings.setdefault("max_src_len", lengths.src_max if lengths else config.data.max_len)
+        settings.setdefault("lengths", lengths)
+        settings.setdefault("src_lang", config.data.src_lang)
         model = model.to(device).eval()
         if quantize is not None:
             model = quantize_model(model, quantize, device)
@@ -90,39 +110,84 @@ class Translator:
     def nbest(self, lines: list[str], n: int, first_line: int = 1) -> list[list[Translation]]:
         """The n best translations of each line, best first (fewer where fewer exist).
 
-        A line split into parts gets one translation: its parts' best ones joined. Lines
-        are numbered from `first_line` in what is logged about them.
+        Each sentence of a line is translated on its own (`s2s.segment`) and a line's
+        n-best list holds the n best combinations of its units' translations. Lines are
+        numbered from `first_line` in what is logged about them.
         """
         out: list[list[Translation]] = [[Translation("", 0.0, None)] for _ in lines]
         todo = [i for i, line in enumerate(lines) if line.strip()]
-        if not todo:
-            return out
-        ids = [s + [EOS] for s in self.tokenizer.encode_src([lines[i] for i in todo])]
-        units: list[list[int]] = []  # what search translates: whole lines, or parts of long ones
-        spans: list[range] = []  # the units of each line in `todo`
-        for i, seq in zip(todo, ids):
-            if self.max_src_len and len(seq) - 1 > self.max_src_len:
-                parts = self._split(lines[i], len(seq) - 1, first_line + i)
-                seqs = [p + [EOS] for p in self.tokenizer.encode_src(parts)]
-            else:
-                seqs = [seq]
-            spans.append(range(len(units), len(units) + len(seqs)))
-            units += seqs
-        found = self._search(units, n)
-        for i, span in zip(todo, spans):
-            if len(span) == 1:
-                out[i] = found[span[0]]
-            else:  # one translation: the parts' best ones, joined
-                parts = [found[u][0] for u in span]
-                out[i] = [Translation(" ".join(p.text for p in parts if p.text), sum(p.score for p in parts), None)]
+        plans = [self._units(lines[i], first_line + i) for i in todo]
+        found = self._translate_units([unit for plan in plans for unit in plan], n, RETRIES)
+        start = 0
+        for i, plan in zip(todo, plans):
+            parts, start = found[start:start + len(plan)], start + len(plan)
+            out[i] = parts[0] if len(parts) == 1 else join_nbest(parts, n)
+            self._warn_if_incomplete(first_line + i, plan, parts)
         return out
 
-    def _split(self, line: str, length: int, number: int) -> list[str]:
+    def _units(self, line: str, number: int) -> list[str]:
+        """What is translated of a line: the line itself, or its sentences and their parts."""
+        if not self.max_src_len:
+            return [line]
         count = lambda text: len(self.tokenizer.encode_src([text])[0])  # noqa: E731
-        parts = split_line(line, count, self.max_src_len)
-        log.warning("line %d: %d source pieces is more than the model's limit of %d; translated "
-                    "in %d parts, joined", number, length, self.max_src_len, len(parts))
-        return parts
+        pack = min(self.max_src_len, self.lengths.part_limit) if self.lengths else self.max_src_len
+        units: list[str] = []
+        for sentence in sentences(line, self.src_lang):
+            parts = cut_sentence(sentence, count, self.max_src_len, pack)
+            if len(parts) > 1:
+                log.warning("line %d: a sentence of %d source pieces is longer than the limit of %d "
+                            "(--max-src-len; by default the longest training sentence); translated in %d "
+                            "parts, joined", number, count(sentence), self.max_src_len, len(parts))
+            units += parts
+        return units
+
+    def _translate_units(self, texts: list[str], n: int, retries: int) -> list[list[Translation]]:
+        """n-best lists for units of text; a unit whose best translation looks incomplete
+        (`_incomplete`) is translated again in two halves (up to `retries` times deep), and
+        the halves joined are kept where they give more of the source."""
+        found = self._search([s + [EOS] for s in self.tokenizer.encode_src(texts)], n) if texts else []
+        if not retries or not self.max_src_len or self.lengths is None:
+            return found
+        cuts = {u: halves(texts[u]) for u, f in enumerate(found) if self._incomplete(f[0])}
+        cuts = {u: cut for u, cut in cuts.items() if cut}
+        again = self._translate_units([half for cut in cuts.values() for half in cut], n, retries - 1)
+        for u, first in zip(cuts, range(0, len(again), 2)):
+            joined = join_nbest(again[first:first + 2], n)
+            if joined[0].length > found[u][0].length:
+                found[u] = joined
+        return found
+
+    def _too_short(self, translation: "Translation") -> bool:
+        """Whether a translation is much shorter than the training data's ratio predicts."""
+        return self.lengths is not None and self.lengths.too_short(translation.src_length, translation.length)
+
+    def _capped(self, translation: "Translation") -> bool:
+        """Whether search's length limit ended the translation (--max-len-a/-b may ask for
+        short output): then its length and attention say nothing about the model."""
+        cap = max_lengths(torch.tensor(translation.src_length + 1), self.search.max_len_a, self.search.max_len_b)
+        return translation.length + 1 >= int(cap)  # the cap counts EOS
+
+    def _incomplete(self, translation: "Translation") -> bool:
+        """Whether a translation looks as if it dropped part of its source: too short, or
+        leaving a run of source pieces unattended."""
+        return not self._capped(translation) and (self._too_short(translation)
+                                                  or gap(translation) >= UNATTENDED_RUN)
+
+    def _warn_if_incomplete(self, number: int, units: list[str], found: list[list["Translation"]]) -> None:
+        for unit, best in zip(units, (f[0] for f in found)):
+            if not self._incomplete(best):
+                continue
+            words = unit.split()
+            quoted = " ".join(words[:8]) + (" ..." if len(words) > 8 else "")
+            if self._too_short(best):
+                log.warning("line %d: the translation of \"%s\" may be incomplete: %d target pieces for "
+                            "%d source pieces, where 99.9%% of the training pairs would have at least %d",
+                            number, quoted, best.length, best.src_length,
+                            self.lengths.shortest_usual(best.src_length))
+            else:
+                log.warning("line %d: the translation of \"%s\" may be incomplete: %d source pieces in a row "
+                            "got almost no attention (under %g each, summed over the output)", number, quoted,
+                            gap(best), UNATTENDED_WEIGHT)
 
     def _search(self, units: list[list[int]], n: int) -> list[list[Translation]]:
         """n-best lists for encoded sources (EOS included), batched by similar length."""
@@ -137,8 +202,8 @@ class Translator:
                 results = search(self.model, src.to(self.device), src_len, self.search, nbest=n)
                 texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
                 for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
-                    found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h, units[u])
-                                for h in hyps]
+                    found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h, units[u],
+                                            len(h.tokens), len(units[u]) - 1) for h in hyps]
         finally:
             self.model.train(was_training)
         return found
@@ -160,7 +225,7 @@ class Translator:
         steps = len(tgt) + 1
         lp = float(length_penalty(self.search.length_penalty, self.search.alpha, torch.tensor(steps)))
         hyp = Hypothesis(tgt, log_prob / lp, log_prob, weights[0].float().cpu())
-        return Translation(reference, hyp.score, hyp, src)
+        return Translation(reference, hyp.score, hyp, src, len(tgt), len(src) - 1)
 
     def stream(self, lines: Iterable[str], n: int = 1) -> Iterator[list[Translation]]:
         """n-best lists for a stream, chunk by chunk, so memory stays flat on large files."""
@@ -173,6 +238,33 @@ class Translator:
         """1-best texts for a stream."""
         for best in self.stream(lines):
             yield best[0].text
+
+
+def gap(translation: Translation) -> int:
+    """The longest run of source pieces (EOS not counted) that a translation's attention left
+    almost alone: each under UNATTENDED_WEIGHT, summed over the output steps. 0 for a model
+    without attention; for a line translated in parts, the longest in any part."""
+    if translation.parts:
+        return max(gap(part) for part in translation.parts)
+    if translation.hypothesis is None or not bool(translation.hypothesis.attention.any()):
+        return 0
+    longest = run = 0
+    for low in (translation.hypothesis.attention.sum(0)[:-1] < UNATTENDED_WEIGHT).tolist():  # (S - 1,)
+        run = run + 1 if low else 0
+        longest = max(longest, run)
+    return longest
+
+
+def join_nbest(parts: list[list[Translation]], n: int) -> list[Translation]:
+    """The n best translations of a line from its units' n-best lists: the combinations of
+    one translation per unit with the highest summed scores, texts joined by spaces."""
+    best = [Translation("", 0.0, None)]
+    for options in parts:
+        pairs = sorted(((a, b) for a in best for b in options), key=lambda ab: -(ab[0].score + ab[1].score))
+        best = [Translation(" ".join(t for t in (a.text, b.text) if t), a.score + b.score, None, None,
+                            a.length + b.length, a.src_length + b.src_length, a.parts + (b.parts or (b,)))
+                for a, b in pairs[:n]]
+    return best
 
 
 def scored_line(translation: Translation) -> str:

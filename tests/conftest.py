@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import random
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,3 +65,19 @@ def tokenizer(demo_corpus) -> Tokenizer:
     from s2s.data import read_lines
     return Tokenizer.train(TokenizerConfig(vocab_size=120), read_lines(demo_corpus / "train.src"),
                            read_lines(demo_corpus / "train.tgt"))
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    """The README's demo trained through the installed `s2s` script, with a shorter schedule
+    (600 steps, about a minute and a half on 2 cores): DIR/run, and DIR/demo/{train,valid,test}."""
+    demo = load_demo_module()
+    root = tmp_path_factory.mktemp("demo")
+    splits = demo.make_splits(seed=1, train=20000, valid=200, test=600)
+    for name in ("train", "valid", "test"):
+        write_split(root / "demo" / name, splits[name])
+    prefix = root / "demo"
+    subprocess.run([sys.executable, "-m", "s2s", "train", "-c", str(ROOT / "configs" / "demo.yaml"),
+                    "-o", str(root / "run"), "--quiet", "--set", f"data.train={prefix}/train",
+                    "--set", f"data.valid={prefix}/valid", "--set", "train.max_steps=600"], check=True, cwd=root)
+    return root

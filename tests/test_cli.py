@@ -1,6 +1,7 @@
 """The command line, end to end: train a tiny model, translate, score; and its errors."""
 
 import json
+import random
 import subprocess
 import sys
 
@@ -10,7 +11,7 @@ from click.testing import CliRunner
 from s2s import __version__
 from s2s.cli import main
 from s2s.config import dump_config
-from tests.conftest import ROOT, load_demo_module, tiny_config, write_split
+from tests.conftest import tiny_config
 
 
 def run(*args, input=None):
@@ -72,6 +73,24 @@ def test_translate_nbest_prints_exactly_n_lines_per_input_line(trained):
     assert plain.stdout.splitlines() == [r[3] for r in rows if r[1] == "1"]
 
 
+def test_a_paragraph_is_translated_as_its_sentences_in_every_output_form(trained, tmp_path):
+    sentences = ["The dog sees a cat.", "Some kings follow the girls.", "A bird."]
+    lines = run("translate", "-m", trained, "--scores", input="\n".join(sentences) + "\n")
+    assert lines.exit_code == 0, lines.output
+    scores, texts = zip(*(row.split("\t") for row in lines.stdout.splitlines()))
+    paragraph = " ".join(sentences) + "\n"
+    plain = run("translate", "-m", trained, input=paragraph)
+    assert plain.stdout == " ".join(texts) + "\n"
+    scored = run("translate", "-m", trained, "--scores", input=paragraph).stdout.rstrip("\n").split("\t")
+    assert scored[1] == " ".join(texts) and float(scored[0]) == pytest.approx(sum(map(float, scores)), abs=2e-3)
+    best = run("translate", "-m", trained, "--nbest", 2, input=paragraph).stdout.splitlines()
+    assert len(best) == 2 and best[0].split("\t")[3] == " ".join(texts)
+    (tmp_path / "para.src").write_text(paragraph)
+    (tmp_path / "para.ref").write_text(" ".join(texts) + "\n")  # its own translation: BLEU 100
+    result = run("eval", "-m", trained, "--src", tmp_path / "para.src", "--ref", tmp_path / "para.ref", "-b")
+    assert result.exit_code == 0 and result.stdout.splitlines()[0] == "100.0"
+
+
 def test_search_options_change_the_output_and_are_checked(trained):
     data = b"The dog sees a cat.\nSome kings follow the girls.\n"
     greedy = run("translate", "-m", trained, "--beam", 1, "--scores", input=data)
@@ -116,8 +135,20 @@ def test_damaged_checkpoints_are_one_line_errors(trained, tmp_path):
     from s2s import checkpoint
     data = (trained / "best.pt").read_bytes()
     (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
-    result = run("translate", "-m", tmp_path / "cut.pt", input=b"hello\n")
-    assert result.exit_code == 1 and "cut.pt is not a readable s2s checkpoint" in result.output
+    (tmp_path / "random.pt").write_bytes(bytes(random.Random(1).randrange(256) for _ in range(5000)))
+    (tmp_path / "empty.pt").write_bytes(b"")
+    (tmp_path / "zipped.pt").write_bytes(data[:4] + bytes(5000))  # starts as an archive, then nothing
+    why = {"cut": "the archive stops before its end", "random": "it does not start as the zip archive",
+           "empty": "the file is empty", "zipped": "the archive stops before its end"}
+    for name, reason in why.items():
+        for command in (["translate", "-m"], ["info"], ["eval", "--src", trained / "config.yaml", "--ref",
+                                                       trained / "config.yaml", "-m"]):
+            result = run(*command, tmp_path / f"{name}.pt", input=b"hello\n")
+            assert result.exit_code == 1, result.output
+            assert result.output.splitlines() == [f"Error: {tmp_path / name}.pt is truncated or not an s2s "
+                                                  f"checkpoint: {reason}" + result.output.split(reason, 1)[1].rstrip()]
+            for advice in ("weights_only", "Errno", "EOFError", "Traceback", "torch.load"):
+                assert advice not in result.output
     content = checkpoint.load(trained / "best.pt")
     torch.save({**content, "format": "s2s-checkpoint-9"}, tmp_path / "future.pt")
     result = run("translate", "-m", tmp_path / "future.pt", input=b"hello\n")
@@ -132,11 +163,13 @@ def test_damaged_checkpoints_are_one_line_errors(trained, tmp_path):
 
 def test_plot_attention_writes_one_png_per_translated_line(trained, tmp_path):
     from PIL import Image
-    data = b"The dog sees a cat.\n\nSome kings follow the girls.\n"
+    data = b"The dog sees a cat.\n\nSome kings follow the girls.\nThe dog sees a cat. A bird.\n"
     result = run("translate", "-m", trained, "--plot-attention", tmp_path / "plots", input=data)
     assert result.exit_code == 0, result.output
-    assert result.stdout.count("\n") == 3
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["000001.png", "000003.png"]
+    assert result.stdout.count("\n") == 4
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["000001.png", "000003.png", "000004.png"]
+    with Image.open(tmp_path / "plots" / "000001.png") as one, Image.open(tmp_path / "plots" / "000004.png") as two:
+        assert two.size[0] > one.size[0]  # both sentences' source pieces across
     with Image.open(tmp_path / "plots" / "000001.png") as image:
         assert image.format == "PNG"
     result = run("plot-attention", "-m", trained, "--src", "The dog sees a cat.", "-o", tmp_path / "one.png")
@@ -156,11 +189,25 @@ def test_info_describes_a_checkpoint(trained):
     facts = json.loads(result.stdout)
     best = checkpoint.load(trained / "best.pt")
     assert facts["parameters"] == checkpoint.parameter_count(best["model"]) > 0
-    assert facts["best_valid_bleu"] == best["meta"]["best_bleu"] and facts["step"] == best["meta"]["step"]
+    assert facts["best_valid_bleu"] == round(best["meta"]["best_bleu"], 1) and facts["step"] == best["meta"]["step"]
     assert facts["bleu_signature"].startswith("nrefs:1|") and facts["config"]["model"]["embed_dim"] == 16
     text = run("info", trained / "last.pt")
     assert text.exit_code == 0 and "parameters: " in text.stdout and "config:" in text.stdout
     assert "skipped_steps" in text.stdout
+
+
+def test_info_rounds_bleu_as_sacrebleu_does_and_says_an_average_was_not_validated(trained, tmp_path):
+    from s2s import checkpoint
+    content = checkpoint.load(trained / "best.pt")
+    meta = {**content["meta"], "best_bleu": 100.00000000000004, "valid_bleu": 41.26}
+    checkpoint.save(tmp_path / "b.pt", {**content, "meta": meta})
+    result = run("info", tmp_path / "b.pt")
+    assert "best_valid_bleu: 100.0\n" in result.stdout and "valid_bleu_at_step: 41.3\n" in result.stdout
+    assert "validated" not in result.stdout
+    assert run("average", trained, "--last", 2, "-o", tmp_path / "avg.pt").exit_code == 0
+    facts = json.loads(run("info", tmp_path / "avg.pt", "--json").stdout)
+    assert facts["valid_bleu_at_step"] is None and facts["averaged_steps"] == [10, 20]
+    assert facts["validated"].startswith("no: this is the average of steps 10, 20, never validated itself")
 
 
 def test_average_writes_the_mean_of_the_last_checkpoints(trained, tmp_path):
@@ -246,7 +293,21 @@ def test_user_mistakes_are_one_line_errors(demo_corpus, tmp_path):
     assert run("translate", "-m", tmp_path / "missing").exit_code == 2
     (tmp_path / "fake.pt").write_text("not a checkpoint")
     result = run("translate", "-m", tmp_path / "fake.pt", input=b"hello\n")
-    assert result.exit_code == 1 and "not a readable s2s checkpoint" in result.output
+    assert result.exit_code == 1 and "fake.pt is truncated or not an s2s checkpoint" in result.output
+
+
+def test_a_yaml_syntax_error_is_one_line_naming_the_file_line_and_column(tmp_path):
+    (tmp_path / "broken.yaml").write_text("data:\n  train: x\n  valid: [a, b\nmodel:\n  embed_dim: 3\n")
+    (tmp_path / "tab.yaml").write_text("data:\n  train: x\n\tvalid: y\n")
+    expected = {"broken.yaml": "line 4, column 6: not valid YAML: while parsing a flow sequence that starts at "
+                               "line 3, column 10, expected ',' or ']', but got ':'",
+                "tab.yaml": "line 3, column 1: not valid YAML: while scanning for the next token found "
+                            "character '\\t' that cannot start any token"}
+    for name, message in expected.items():
+        result = run("train", "-c", tmp_path / name, "-o", tmp_path / "run")
+        assert result.exit_code == 1
+        assert result.output.splitlines() == [f"Error: config {tmp_path / name}, {message}"]
+        assert "<unicode string>" not in result.output
 
 
 def test_paths_the_file_system_refuses_are_one_line_errors(trained, demo_corpus, tmp_path):
@@ -270,20 +331,13 @@ def test_version():
 
 
 @pytest.mark.slow
-def test_demo_config_learns_the_demo_corpus(tmp_path):
+def test_demo_config_learns_the_demo_corpus(demo_run):
     """The README's demo, through the installed `s2s` script, with a shorter schedule."""
-    demo = load_demo_module()
-    splits = demo.make_splits(seed=1, train=20000, valid=200, test=200)
-    for name in ("train", "valid", "test"):
-        write_split(tmp_path / "demo" / name, splits[name])
     s2s = [sys.executable, "-m", "s2s"]
-    prefix = tmp_path / "demo"
-    subprocess.run(s2s + ["train", "-c", ROOT / "configs" / "demo.yaml", "-o", tmp_path / "run", "--quiet",
-                          "--set", f"data.train={prefix}/train", "--set", f"data.valid={prefix}/valid",
-                          "--set", "train.max_steps=600"], check=True, cwd=tmp_path)
-    with open(prefix / "test.src", "rb") as src, open(tmp_path / "hyp", "wb") as hyp:
-        subprocess.run(s2s + ["translate", "-m", tmp_path / "run"], stdin=src, stdout=hyp, check=True)
-    scores = subprocess.run(s2s + ["eval", "--hyp", tmp_path / "hyp", "--ref", prefix / "test.tgt", "--json"],
+    prefix = demo_run / "demo"
+    with open(prefix / "test.src", "rb") as src, open(demo_run / "hyp", "wb") as hyp:
+        subprocess.run(s2s + ["translate", "-m", demo_run / "run"], stdin=src, stdout=hyp, check=True)
+    scores = subprocess.run(s2s + ["eval", "--hyp", demo_run / "hyp", "--ref", prefix / "test.tgt", "--json"],
                             check=True, capture_output=True, text=True)
     bleu = json.loads(scores.stdout)[0]["score"]
     assert bleu >= 90, f"demo BLEU {bleu}"

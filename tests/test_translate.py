@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.model import Seq2Seq
 from s2s.config import SearchConfig
+from s2s.lengths import Lengths
 from s2s.translate import Translator, nbest_lines
 
 
@@ -130,26 +131,86 @@ def test_awkward_lines_each_get_exactly_one_output_line(tokenizer):
     assert out == [t.translate([line])[0] for line in lines]  # each output is its own line's
 
 
-def test_a_line_over_the_limit_is_translated_in_full_in_parts(tokenizer, caplog):
-    long_line = " ".join(["The dog sees a cat near the river."] * 625)  # 5,000 words
+def test_a_paragraph_is_translated_sentence_by_sentence_and_joined(tokenizer, caplog):
+    paragraph = " ".join(["The dog sees a cat near the river."] * 625)  # 625 sentences, 5,000 words
     t = copier(tokenizer, 16)
     t.max_src_len = 30
     with caplog.at_level("WARNING", logger="s2s"):
-        out = t.translate(["A bird.", long_line, ""])
-    assert out == ["A bird.", long_line, ""]  # the copy model gives the whole line back
-    assert "line 2: " in caplog.text and "more than the model's limit of 30; translated in" in caplog.text
+        out = t.translate(["A bird.", paragraph, ""])
+    assert out == ["A bird.", paragraph, ""]  # the copy model gives the whole line back
+    assert caplog.text == ""  # cutting at sentence ends is the normal way, not worth a warning
     t.max_src_len = 0
-    assert t.translate([long_line[:200]]) == [long_line[:200]]
+    assert t.translate([paragraph[:200]]) == [paragraph[:200]]
 
 
-def test_split_lines_give_one_nbest_entry_and_keep_their_place(tokenizer):
-    t = copier(tokenizer, 4)
-    t.search, t.max_src_len = SearchConfig(beam=3), 20  # the last line has 16 pieces
-    long_line = "The dog sees a cat. Some big kings follow the girls near a river. A bird."
-    found = t.nbest(["A bird.", long_line, "The dog sees a cat."], 2)
-    assert [len(f) for f in found] == [2, 1, 2]
-    assert found[1][0].text == long_line and found[1][0].hypothesis is None
-    assert nbest_lines(2, found[1], 2)[1] == "2\t2\t-inf\t"
+def test_a_sentence_longer_than_the_limit_is_cut_with_a_warning(tokenizer, caplog):
+    sentence = " ".join(["the dog sees a cat near the river and"] * 10) + " a bird."
+    t = copier(tokenizer, 16)
+    t.max_src_len = 30
+    with caplog.at_level("WARNING", logger="s2s"):
+        assert t.translate(["A bird.", sentence]) == ["A bird.", sentence]
+    assert "line 2: a sentence of 268 source pieces is longer than the limit of 30" in caplog.text
+
+
+class FirstPieces(CopyModel):
+    """Copies at most `limit` source pieces, then ends: a model that under-translates."""
+
+    def __init__(self, vocab_size, limit):
+        super().__init__(vocab_size)
+        self.limit = limit
+
+    def decode_step(self, prev, memory, state):
+        from s2s.tokenizer import EOS
+        log_probs, weights, after = super().decode_step(prev, memory, state)
+        stop = state.pos >= self.limit
+        log_probs[stop] = -20.0
+        log_probs[stop, EOS] = 0.0
+        return log_probs, weights, after
+
+
+def under_translator(tokenizer, limit, ratio_low=1.0) -> Translator:  # copies: as long as the source
+    lengths = Lengths(pairs=100, src_median=10, part_limit=100, src_max=100, ratio_median=1.0,
+                      ratio_low=ratio_low)
+    return Translator(FirstPieces(tokenizer.tgt_vocab_size, limit), tokenizer, torch.device("cpu"),
+                      batch_size=4, search=SearchConfig(beam=2), max_src_len=100, lengths=lengths)
+
+
+def test_a_translation_too_short_for_its_source_is_redone_in_halves(tokenizer, caplog):
+    sentence = "Some big kings follow the girls near a river and the dog sees a cat"  # no period
+    assert len(tokenizer.encode_src([sentence])[0]) > 20
+    t = under_translator(tokenizer, limit=10)
+    with caplog.at_level("WARNING", logger="s2s"):
+        assert t.translate([sentence, "A bird."]) == [sentence, "A bird."]  # halves of halves fit in 10
+    assert caplog.text == ""
+    t.max_src_len = 0  # never cut: the short translation stays, and is named
+    with caplog.at_level("WARNING", logger="s2s"):
+        out = t.translate(["A bird.", sentence])
+    assert len(tokenizer.encode_tgt(out[1:])[0]) == 10
+    assert 'line 2: the translation of "Some big kings follow the girls near a ..." may be incomplete' \
+        in caplog.text
+
+
+def test_what_halving_cannot_fix_is_named_with_its_line(tokenizer, caplog):
+    sentence = "Some big kings follow the girls near a river and the dog sees a cat"
+    t = under_translator(tokenizer, limit=1)  # one piece, whatever the source
+    with caplog.at_level("WARNING", logger="s2s"):
+        out = t.translate(["", sentence])
+    assert out[0] == "" and out[1]
+    assert "line 2: the translation of" in caplog.text and "may be incomplete" in caplog.text
+
+
+def test_split_lines_get_the_n_best_combinations_of_their_parts(tokenizer):
+    t = translator(tokenizer, beam=3)
+    t.max_src_len = 20
+    parts = ["The dog sees a cat.", "Some big kings follow the girls near a river.", "A bird."]
+    found = t.nbest(["A bird.", " ".join(parts), "The dog sees a cat."], 3)
+    assert [len(f) for f in found] == [3, 3, 3]
+    each = t.nbest(parts, 3)
+    combos = sorted(((a.score + b.score + c.score, " ".join(x.text for x in (a, b, c) if x.text))
+                     for a in each[0] for b in each[1] for c in each[2]), reverse=True)[:3]
+    assert [(round(x.score, 4), x.text) for x in found[1]] == [(round(s, 4), text) for s, text in combos]
+    assert found[1][0].hypothesis is None and found[0][0].hypothesis is not None
+    assert [row.split("\t")[:2] for row in nbest_lines(2, found[1], 3)] == [["2", "1"], ["2", "2"], ["2", "3"]]
 
 
 @pytest.mark.slow
@@ -183,3 +244,18 @@ def test_any_unicode_lines_get_one_output_line_each_in_order(tokenizer, lines):
     assert not any(LINE_BREAKS.search(text) for text in out)
     assert all(text == "" for text, line in zip(out, lines) if not line.strip())
     assert out == [t.translate([line])[0] for line in lines]
+
+
+def test_gap_is_the_longest_run_of_source_pieces_left_unattended():
+    from s2s.search import Hypothesis
+    from s2s.translate import UNATTENDED_RUN, Translation, gap
+    attention = torch.zeros(4, 10)  # 9 source pieces and EOS
+    attention[:, :3] = 0.3
+    attention[:, 9] = 0.1
+    seen = Translation("x", -1.0, Hypothesis([5, 6, 7], -1.0, -3.0, attention), list(range(10)), 3, 9)
+    assert gap(seen) == 6 >= UNATTENDED_RUN  # pieces 3..8; EOS is not counted
+    attention[1, 5] = 0.2
+    assert gap(seen) == 3
+    none = Translation("x", -1.0, Hypothesis([5], -1.0, -1.0, torch.zeros(2, 10)), list(range(10)), 1, 9)
+    assert gap(none) == 0  # a model without attention says nothing
+    assert gap(Translation("x y", -2.0, None, None, 4, 18, (seen, none))) == 3

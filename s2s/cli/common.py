@@ -79,9 +79,10 @@ SEARCH_OPTIONS = (
 
 
 split_option = click.option("--max-src-len", type=click.IntRange(min=0),
-                            help="Split lines longer than this many source pieces at sentence, "
-                                 "clause or word boundaries and join the translations (default: the "
-                                 "run's data.max_len; 0 never splits).")
+                            help="Each sentence of a line is translated alone; a sentence longer "
+                                 "than this many source pieces is cut at clauses or words into parts "
+                                 "as long as 99% of the training sentences at most (default: the "
+                                 "longest training sentence; 0 translates every line whole).")
 
 
 quantize_option = click.option("--quantize", type=click.Choice(QUANTIZE),

@@ -34,7 +34,8 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 @click.option("--scores", is_flag=True, help="Print 'SCORE<TAB>TEXT' for the best translation.")
 @click.option("--plot-attention", "plot_dir", type=click.Path(file_okay=False),
               help="Write an attention heatmap of each line's best translation to DIR/LINE.png "
-                   "(LINE = input line number, 6 digits).")
+                   "(LINE = input line number, 6 digits); a line translated sentence by sentence "
+                   "shows each sentence's attention in turn.")
 @search_options
 @split_option
 @utf8_option
@@ -111,14 +112,18 @@ def _check_attention(translator, model: str) -> None:
 
 def _plotting(results: Iterable[list], tokenizer, directory: Path) -> Iterator[list]:
     """Passes results through, writing a heatmap of each line's best translation on the way."""
+    import torch
+
     from s2s.plot import attention_heatmap
 
     for number, found in enumerate(results, 1):
         best = found[0]
-        if best.hypothesis is not None:  # blank lines and lines translated in parts have none
-            attention_heatmap(best.hypothesis.attention, tokenizer.src_pieces(best.src_ids),
-                              _output_pieces(tokenizer, best.hypothesis), directory / f"{number:06d}.png",
-                              title=best.text)
+        parts = best.parts or ((best,) if best.hypothesis is not None else ())  # none for a blank line
+        if parts:  # a line translated in parts: each part's attention, one after the other
+            weights = torch.block_diag(*(p.hypothesis.attention for p in parts))
+            src = [piece for p in parts for piece in tokenizer.src_pieces(p.src_ids)]
+            out = [piece for p in parts for piece in _output_pieces(tokenizer, p.hypothesis)]
+            attention_heatmap(weights, src, out, directory / f"{number:06d}.png", title=best.text)
         yield found
 
 
