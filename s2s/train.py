@@ -5,7 +5,7 @@ The run directory keeps `config.yaml`, `train.log`, `last.pt` (everything needed
 resume) and `best.pt` (the checkpoint with the best validation BLEU). SIGINT (Ctrl-C) or
 SIGTERM writes `last.pt` after the current step and stops (`Interrupted`); a step whose
 loss or gradient is not finite is skipped, and too many in a row stop training
-(`Diverged`) with the checkpoints as they were.
+(`s2s.bookkeeping.Diverged`) with the checkpoints as they were.
 """
 
 from __future__ import annotations
@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import signal
 import time
-from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -23,46 +21,31 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
 from s2s.align import Model1, guided_loss
-from s2s.config import Config, dump_config, from_dict
+from s2s.bookkeeping import Bookkeeping, Progress
+from s2s.config import Config, from_dict
+from s2s.configfile import dump_config
 from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
 from s2s.distributed import Group
-from s2s.errors import Interrupted, UserError
+from s2s.errors import UserError
 from s2s.lengths import Lengths
-from s2s.metrics import bleu
-from s2s.loss import batch_loss, validation_loss
+from s2s.loss import batch_loss
 from s2s.model import Seq2Seq
 from s2s.monitor import Monitor, Window
-from s2s.resume import check_compatible, check_same_text, own_rng, rng_state
+from s2s.resume import check_compatible, check_same_text
 from s2s.schedule import budget_spent, scheduled_lr
 from s2s.signals import StopSignals
+from s2s.stopping import Stopping
 from s2s.tokenizer import Tokenizer
-from s2s.translate import Translator
 
 log = logging.getLogger(__name__)
 
 
-class Diverged(UserError):
-    """Too many steps in a row had a non-finite loss or gradient."""
+class Trainer(Bookkeeping, Stopping):
+    """One training run in one run directory: set-up, the loop and its updates.
 
-
-@dataclass
-class Progress:
-    """Where training is: saved in `last.pt` so that --resume continues from here."""
-
-    step: int = 0
-    epoch: int = 0
-    batch_in_epoch: int = 0  # batches of `epoch` already trained on
-    best_bleu: float = -1.0
-    best_step: int = 0
-    bad_validations: int = 0  # validations since the best one
-    skipped_steps: int = 0  # steps whose loss or gradient was not finite (no update made)
-    seconds: float = 0.0  # wall-clock time of the run so far, over all its resumes
-    history: list[dict] = field(default_factory=list)  # one record per validation
-    train_log: list[dict] = field(default_factory=list)  # one record per log window
-
-
-class Trainer:
-    """One training run in one run directory."""
+    Validation, checkpoints and early stopping come from `Bookkeeping`; the time budget
+    and signals, agreed among processes, from `Stopping`.
+    """
 
     def __init__(self, config: Config, run_dir: Path, device: torch.device, progress_bar: bool,
                  group: Group = Group()):
@@ -197,40 +180,8 @@ class Trainer:
             stop = self._train_epoch(model, optimizer, train, validate)
             signum = self._agreed_signal()
             if signum is not None:
-                name = signal.Signals(signum).name
                 self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
-                log.info("stopped by %s at step %d; last.pt saved", name, p.step)
-                how = ("the same torchrun command with" if self.group.distributed else "s2s train") + \
-                    f" -o {self.run_dir} --resume"
-                message = (f"{name} received: stopped at step {p.step} and saved {self.run_dir / checkpoint.LAST}; "
-                           f"continue with: {how}")
-                raise Interrupted(signum, message if self.group.main else "")
-
-    def _elapsed(self) -> float:
-        """Wall-clock seconds of this run, earlier resumes included."""
-        return self.seconds_before + time.monotonic() - self.clock
-
-    def _agreed_elapsed(self) -> float:
-        """_elapsed(), the largest over all processes under a time budget, so that all of them
-        stop at the same step (without a budget, no collective call is made)."""
-        if self.config.train.max_minutes <= 0:
-            return self._elapsed()
-        return self.group.maximum(self._elapsed(), self.device)
-
-    def _out_of_time(self, seconds: float) -> bool:
-        """Whether `seconds` of the run have used up train.max_minutes (never without one)."""
-        minutes = self.config.train.max_minutes
-        return minutes > 0 and seconds >= 60.0 * minutes
-
-    def _agreed_signal(self) -> int | None:
-        """The signal that stops training, once every process knows of it (else None).
-
-        Under torchrun this is a collective: every process calls it at the same points.
-        """
-        received = self.signals.received
-        if not self.group.any(received is not None, self.device):
-            return None
-        return received or signal.SIGTERM  # a process that got none stops with the others
+                self._interrupt(signum)
 
     def _train_epoch(self, model, optimizer, train: ParallelData, validate) -> bool:
         """Trains on the rest of the current epoch; returns True when training should stop.
@@ -315,118 +266,6 @@ class Trainer:
             return None
         optimizer.step()
         return total
-
-    def _skipped(self) -> None:
-        """Counts a step without an update; too many in a row stop training."""
-        p, limit = self.progress, self.config.train.max_nonfinite
-        p.skipped_steps += 1
-        self.nonfinite_in_row += 1
-        log.warning("step %d: the loss or gradient is not finite; update skipped (%d in a row, %d "
-                    "in all)", p.step, self.nonfinite_in_row, p.skipped_steps)
-        if self.nonfinite_in_row >= limit:
-            kept = [name for name in (checkpoint.LAST, checkpoint.BEST) if (self.run_dir / name).is_file()]
-            raise Diverged(f"training stopped at step {p.step}: the loss or gradient was not finite in "
-                           f"{limit} steps in a row (train.max_nonfinite). The checkpoints were left as "
-                           f"they were ({', '.join(kept) or 'none written yet'} in {self.run_dir}); "
-                           "try a lower train.lr or check the training data")
-
-    # -- validation and checkpoints -------------------------------------------------------
-
-    def _patience_spent(self) -> bool:
-        patience = self.config.train.patience
-        return bool(patience) and self.progress.bad_validations >= patience
-
-    def _validate(self, model, optimizer, scheduler, valid: ParallelData, final: bool = False) -> bool:
-        """Scores the validation set, saves checkpoints; returns True to stop early.
-
-        A `final` validation (training ended between two regular ones) is logged and saved
-        in last.pt but leaves best.pt, the schedule and the patience count alone, so that a
-        run extended later with --resume trains exactly as one that never stopped.
-        """
-        cfg, p = self.config.train, self.progress
-        started = time.perf_counter()
-        scored = None
-        if self.group.main:  # the others wait; the result is shared so that all keep the same schedule
-            loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
-            greedy = replace(self.config.search, beam=1)  # greedy: fast, and stable to compare
-            translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size,
-                                    search=greedy)
-            score = bleu(translator.translate(valid.src_text), valid.tgt_text)
-            scored = (loss, score.score, score.signature)
-        loss, bleu_score, signature = self.group.share(scored)
-        improved = not final and bleu_score > p.best_bleu
-        if improved:
-            p.best_bleu, p.best_step, p.bad_validations = bleu_score, p.step, 0
-        elif not final:
-            p.bad_validations += 1
-        if not final and cfg.lr_schedule == "plateau":
-            scheduler.step(bleu_score)
-        record = {"step": p.step, "valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
-                  "valid_bleu": bleu_score, "bleu_signature": signature, "lr": optimizer.param_groups[0]["lr"],
-                  "seconds": time.perf_counter() - started, "final": final}
-        p.history.append(record)
-        self.monitor.validation(record, p.train_log, p.history)
-        log.info("validation at step %d | loss %.3f | ppl %.2f | BLEU %.2f%s | best %.2f at step %d "
-                 "| %.1f s", p.step, loss, record["valid_ppl"], bleu_score,
-                 " (new best)" if improved else "", p.best_bleu, p.best_step, record["seconds"])
-        meta = self._meta()
-        if improved and self.group.main:
-            checkpoint.save(self.run_dir / checkpoint.BEST, self._content(model, meta))
-        self._save_last(model, optimizer, scheduler, meta)
-        self._keep(model, meta)
-        if self._patience_spent():
-            log.info("stopping early: no better validation BLEU in %d validations", p.bad_validations)
-            return True
-        return False
-
-    def _keep(self, model: Seq2Seq, meta: dict) -> None:
-        """Saves step-STEP.pt for `s2s average`, keeping the newest train.keep_checkpoints."""
-        keep = self.config.train.keep_checkpoints
-        if keep == 0 or not self.group.main:
-            return
-        checkpoint.save(self.run_dir / checkpoint.step_name(self.progress.step), self._content(model, meta))
-        for old in checkpoint.kept(self.run_dir)[:-keep]:
-            old.unlink()
-
-    def _meta(self, interrupted: bool = False) -> dict:
-        """What a checkpoint says about itself: its step and the latest validation scores."""
-        p = self.progress
-        p.seconds = self._elapsed()
-        last = p.history[-1] if p.history else {}
-        return {"step": p.step, "valid_step": last.get("step"), "valid_bleu": last.get("valid_bleu"),
-                "bleu_signature": last.get("bleu_signature"), "valid_loss": last.get("valid_loss"),
-                "best_bleu": p.best_bleu, "best_step": p.best_step, "interrupted": interrupted}
-
-    def _save_last(self, model, optimizer, scheduler, meta: dict) -> None:
-        """Writes last.pt: the model and everything --resume needs to continue exactly."""
-        state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                 "rng": rng_state(self.group)}  # (collective under torchrun: every process gives its own)
-        if not self.group.main:
-            return
-        checkpoint.save(self.run_dir / checkpoint.LAST,
-                        {**self._content(model, meta), "progress": asdict(self.progress),
-                         "train_state": state, "fingerprints": self.fingerprints})
-
-    def _content(self, model: Seq2Seq, meta: dict) -> dict:
-        return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
-                "model": model.state_dict(), "meta": meta, "lengths": self.lengths.state()}
-
-    def _restore(self, model, optimizer, scheduler) -> None:
-        content = self.resumed
-        try:
-            model.load_state_dict(content["model"])
-            optimizer.load_state_dict(content["train_state"]["optimizer"])
-            scheduler.load_state_dict(content["train_state"]["scheduler"])
-            self.progress = Progress(**content["progress"])
-            self.seconds_before = self.progress.seconds
-            rng = own_rng(content["train_state"]["rng"], self.group, self.config.train.seed, self.progress.step)
-            torch.set_rng_state(rng["torch"])
-            if "cuda" in rng and self.device.type == "cuda":
-                torch.cuda.set_rng_state(rng["cuda"])
-        except (RuntimeError, ValueError, TypeError, KeyError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"--resume: {self.run_dir / checkpoint.LAST} does not fit this version of "
-                            f"s2s or its own config: {first}") from None
 
 def train(config: Config, run_dir: str | Path, *, resume: bool = False,
           device: torch.device = torch.device("cpu"), progress_bar: bool = False) -> Progress:

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from s2s import __version__
 from s2s.cli import main
-from s2s.config import dump_config
+from s2s.configfile import dump_config
 from tests.conftest import tiny_config
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from s2s import checkpoint
-from s2s.config import dump_config
+from s2s.configfile import dump_config
 from s2s.data import ParallelData, collate
 from s2s.distributed import Group
 from s2s.errors import UserError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from s2s.config import load_config
+from s2s.configfile import load_config
 from s2s.data import read_parallel, split_path
 from tests.conftest import ROOT
 

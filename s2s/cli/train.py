@@ -29,7 +29,7 @@ def train(config_path, overrides, run_dir, resume, device_name, quiet) -> None:
       s2s train -c configs/demo.yaml -o runs/demo --set train.max_steps=2000
       s2s train -o runs/demo --resume
     """
-    from s2s.config import load_config
+    from s2s.configfile import load_config
     from s2s.train import train as run_training
 
     setup_logging(verbose=True)
