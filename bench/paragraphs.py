@@ -14,7 +14,7 @@ translations keep (overall and in the worst paragraph), against the one-per-line
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -91,7 +91,6 @@ def main() -> None:
     torch.manual_seed(0)
     translator = Translator.load(args.model, torch.device("cpu"))
     if args.beam:
-        from dataclasses import replace
         translator.search = replace(translator.search, beam=args.beam)
     data = translator.config.data
     src = Path(args.src) if args.src else split_path(data.test, data.src_lang)

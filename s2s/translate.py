@@ -116,8 +116,8 @@ class Translator:
         """
         out: list[list[Translation]] = [[Translation("", 0.0, None)] for _ in lines]
         todo = [i for i, line in enumerate(lines) if line.strip()]
-        plans = [self._units(lines[i], first_line + i) for i in todo]
-        found = self._translate_units([unit for plan in plans for unit in plan], n, RETRIES)
+        plans, encoded = self._plan([lines[i] for i in todo], [first_line + i for i in todo])
+        found = self._translate_units([unit for plan in plans for unit in plan], n, RETRIES, encoded)
         start = 0
         for i, plan in zip(todo, plans):
             parts, start = found[start:start + len(plan)], start + len(plan)
@@ -125,27 +125,41 @@ class Translator:
             self._warn_if_incomplete(first_line + i, plan, parts)
         return out
 
-    def _units(self, line: str, number: int) -> list[str]:
-        """What is translated of a line: the line itself, or its sentences and their parts."""
+    def _plan(self, lines: list[str], numbers: list[int]) -> tuple[list[list[str]], dict[str, list[int]]]:
+        """What is translated of each line (the line itself, or its sentences and their
+        parts), and the source pieces of the sentences, encoded once in one call."""
         if not self.max_src_len:
-            return [line]
-        count = lambda text: len(self.tokenizer.encode_src([text])[0])  # noqa: E731
+            return [[line] for line in lines], {}
+        found = [sentences(line, self.src_lang) for line in lines]
+        flat = [sentence for line in found for sentence in line]
+        encoded = dict(zip(flat, self.tokenizer.encode_src(flat)))
+        count = lambda text: len(encoded[text] if text in encoded else self.tokenizer.encode_src([text])[0])  # noqa: E731
         pack = min(self.max_src_len, self.lengths.part_limit) if self.lengths else self.max_src_len
-        units: list[str] = []
-        for sentence in sentences(line, self.src_lang):
-            parts = cut_sentence(sentence, count, self.max_src_len, pack)
-            if len(parts) > 1:
-                log.warning("line %d: a sentence of %d source pieces is longer than the limit of %d "
-                            "(--max-src-len; by default the longest training sentence); translated in %d "
-                            "parts, joined", number, count(sentence), self.max_src_len, len(parts))
-            units += parts
-        return units
+        plans = []
+        for number, line in zip(numbers, found):
+            units: list[str] = []
+            for sentence in line:
+                parts = cut_sentence(sentence, count, self.max_src_len, pack)
+                if len(parts) > 1:
+                    log.warning("line %d: a sentence of %d source pieces is longer than the limit of %d "
+                                "(--max-src-len; by default the longest training sentence); translated in %d "
+                                "parts, joined", number, count(sentence), self.max_src_len, len(parts))
+                units += parts
+            plans.append(units)
+        return plans, encoded
 
-    def _translate_units(self, texts: list[str], n: int, retries: int) -> list[list[Translation]]:
-        """n-best lists for units of text; a unit whose best translation looks incomplete
-        (`_incomplete`) is translated again in two halves (up to `retries` times deep), and
-        the halves joined are kept where they give more of the source."""
-        found = self._search([s + [EOS] for s in self.tokenizer.encode_src(texts)], n) if texts else []
+    def _translate_units(self, texts: list[str], n: int, retries: int,
+                         encoded: dict[str, list[int]] | None = None) -> list[list[Translation]]:
+        """n-best lists for units of text (`encoded`: the pieces of those already encoded); a
+        unit whose best translation looks incomplete (`_incomplete`) is translated again in
+        two halves (up to `retries` times deep), and the halves joined are kept where they
+        give more of the source."""
+        if not texts:
+            return []
+        encoded = encoded or {}
+        missing = [text for text in texts if text not in encoded]
+        encoded = {**encoded, **dict(zip(missing, self.tokenizer.encode_src(missing)))}
+        found = self._search([encoded[text] + [EOS] for text in texts], n)
         if not retries or not self.max_src_len or self.lengths is None:
             return found
         cuts = {u: halves(texts[u]) for u, f in enumerate(found) if self._incomplete(f[0])}

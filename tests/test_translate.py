@@ -11,6 +11,7 @@ from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.model import Seq2Seq
 from s2s.config import SearchConfig
 from s2s.lengths import Lengths
+from s2s.tokenizer import EOS
 from s2s.translate import Translator, nbest_lines
 
 
@@ -135,9 +136,13 @@ def test_a_paragraph_is_translated_sentence_by_sentence_and_joined(tokenizer, ca
     paragraph = " ".join(["The dog sees a cat near the river."] * 625)  # 625 sentences, 5,000 words
     t = copier(tokenizer, 16)
     t.max_src_len = 30
+    searched, search = [], t._search
+    t._search = lambda units, n: searched.extend(units) or search(units, n)  # what search is handed
     with caplog.at_level("WARNING", logger="s2s"):
         out = t.translate(["A bird.", paragraph, ""])
     assert out == ["A bird.", paragraph, ""]  # the copy model gives the whole line back
+    sentence = tokenizer.encode_src(["The dog sees a cat near the river."])[0] + [EOS]
+    assert searched.count(sentence) == 625 and len(searched) == 626  # each sentence alone, and "A bird."
     assert caplog.text == ""  # cutting at sentence ends is the normal way, not worth a warning
     t.max_src_len = 0
     assert t.translate([paragraph[:200]]) == [paragraph[:200]]

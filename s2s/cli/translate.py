@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
+import torch
 from tqdm import tqdm
 
 from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
@@ -112,8 +113,6 @@ def _check_attention(translator, model: str) -> None:
 
 def _plotting(results: Iterable[list], tokenizer, directory: Path) -> Iterator[list]:
     """Passes results through, writing a heatmap of each line's best translation on the way."""
-    import torch
-
     from s2s.plot import attention_heatmap
 
     for number, found in enumerate(results, 1):
