@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from s2s import checkpoint
-from s2s.config import from_dict
+from s2s.configfile import from_dict
 from s2s.data import read_parallel, split_path
 from s2s.metrics import score_all
 from s2s.translate import Translator

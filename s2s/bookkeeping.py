@@ -4,8 +4,8 @@
 is the part of `s2s.train.Trainer` that scores the validation set, keeps best.pt,
 last.pt and the step checkpoints, counts patience and skipped (non-finite) steps, and
 restores a run from last.pt; it
-reads the trainer's config, run directory, process group, progress, tokenizer,
-fingerprints and training lengths.
+reads the trainer's config, task, run directory, process group, progress, tokenizer and
+fingerprints. The validation score is the task's metric (BLEU, accuracy), higher better.
 """
 
 from __future__ import annotations
@@ -13,18 +13,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import torch
 
 from s2s import checkpoint
-from s2s.data import ParallelData
 from s2s.errors import UserError
-from s2s.loss import validation_loss
-from s2s.metrics import bleu
-from s2s.model import Seq2Seq
 from s2s.resume import own_rng, rng_state
-from s2s.translate import Translator
 
 log = logging.getLogger("s2s.train")
 
@@ -36,7 +31,7 @@ class Progress:
     step: int = 0
     epoch: int = 0
     batch_in_epoch: int = 0  # batches of `epoch` already trained on
-    best_bleu: float = -1.0
+    best_score: float = -1.0  # the best validation score (the task's metric)
     best_step: int = 0
     bad_validations: int = 0  # validations since the best one
     skipped_steps: int = 0  # steps whose loss or gradient was not finite (no update made)
@@ -56,7 +51,7 @@ class Bookkeeping:
         patience = self.config.train.patience
         return bool(patience) and self.progress.bad_validations >= patience
 
-    def _validate(self, model, optimizer, scheduler, valid: ParallelData, final: bool = False) -> bool:
+    def _validate(self, model, optimizer, scheduler, valid, final: bool = False) -> bool:
         """Scores the validation set, saves checkpoints; returns True to stop early.
 
         A `final` validation (training ended between two regular ones) is logged and saved
@@ -67,39 +62,37 @@ class Bookkeeping:
         started = time.perf_counter()
         scored = None
         if self.group.main:  # the others wait; the result is shared so that all keep the same schedule
-            loss = validation_loss(model, valid, cfg.batch_tokens, self.device)
-            greedy = replace(self.config.search, beam=1)  # greedy: fast, and stable to compare
-            translator = Translator(model, self.tokenizer, self.device, batch_size=cfg.valid_batch_size,
-                                    search=greedy)
-            score = bleu(translator.translate(valid.src_text), valid.tgt_text)
-            scored = (loss, score.score, score.signature)
-        loss, bleu_score, signature = self.group.share(scored)
-        improved = not final and bleu_score > p.best_bleu
+            scored = self.task.validate(model, valid, self.tokenizer, self.device)
+        scored = self.group.share(scored)
+        loss, score, metric = scored.loss, scored.score, self.task.metric
+        improved = not final and score > p.best_score
         if improved:
-            p.best_bleu, p.best_step, p.bad_validations = bleu_score, p.step, 0
+            p.best_score, p.best_step, p.bad_validations = score, p.step, 0
         elif not final:
             p.bad_validations += 1
         if not final and cfg.lr_schedule == "plateau":
-            scheduler.step(bleu_score)
+            scheduler.step(score)
         record = {"step": p.step, "valid_loss": loss, "valid_ppl": math.exp(min(loss, 50.0)),
-                  "valid_bleu": bleu_score, "bleu_signature": signature, "lr": optimizer.param_groups[0]["lr"],
-                  "seconds": time.perf_counter() - started, "final": final}
+                  "metric": metric, "valid_score": score, f"valid_{metric.lower()}": score, **scored.fields,
+                  "lr": optimizer.param_groups[0]["lr"], "seconds": time.perf_counter() - started, "final": final}
         p.history.append(record)
         self.monitor.validation(record, p.train_log, p.history)
-        log.info("validation at step %d | loss %.3f | ppl %.2f | BLEU %.2f%s | best %.2f at step %d "
-                 "| %.1f s", p.step, loss, record["valid_ppl"], bleu_score,
-                 " (new best)" if improved else "", p.best_bleu, p.best_step, record["seconds"])
+        extra = "".join(f" | {key} {value:.2f}" for key, value in scored.fields.items() if isinstance(value, float))
+        log.info("validation at step %d | loss %.3f | ppl %.2f | %s %.2f%s%s | best %.2f at step %d "
+                 "| %.1f s", p.step, loss, record["valid_ppl"], metric, score, extra,
+                 " (new best)" if improved else "", p.best_score, p.best_step, record["seconds"])
         meta = self._meta()
         if improved and self.group.main:
             checkpoint.save(self.run_dir / checkpoint.BEST, self._content(model, meta))
         self._save_last(model, optimizer, scheduler, meta)
         self._keep(model, meta)
         if self._patience_spent():
-            log.info("stopping early: no better validation BLEU in %d validations", p.bad_validations)
+            log.info("stopping early: no better validation %s in %d validations", self.task.metric,
+                     p.bad_validations)
             return True
         return False
 
-    def _keep(self, model: Seq2Seq, meta: dict) -> None:
+    def _keep(self, model, meta: dict) -> None:
         """Saves step-STEP.pt for `s2s average`, keeping the newest train.keep_checkpoints."""
         keep = self.config.train.keep_checkpoints
         if keep == 0 or not self.group.main:
@@ -113,9 +106,13 @@ class Bookkeeping:
         p = self.progress
         p.seconds = self._elapsed()
         last = p.history[-1] if p.history else {}
-        return {"step": p.step, "valid_step": last.get("step"), "valid_bleu": last.get("valid_bleu"),
-                "bleu_signature": last.get("bleu_signature"), "valid_loss": last.get("valid_loss"),
-                "best_bleu": p.best_bleu, "best_step": p.best_step, "interrupted": interrupted}
+        meta = {"step": p.step, "metric": self.task.metric, "valid_step": last.get("step"),
+                "valid_score": last.get("valid_score"), "valid_loss": last.get("valid_loss"),
+                "best_score": p.best_score, "best_step": p.best_step, "interrupted": interrupted}
+        if self.task.metric == "BLEU":  # the names s2s info and older tools read
+            meta.update(valid_bleu=last.get("valid_bleu"), bleu_signature=last.get("bleu_signature"),
+                        best_bleu=p.best_score)
+        return meta
 
     def _save_last(self, model, optimizer, scheduler, meta: dict) -> None:
         """Writes last.pt: the model and everything --resume needs to continue exactly."""
@@ -127,9 +124,9 @@ class Bookkeeping:
                         {**self._content(model, meta), "progress": asdict(self.progress),
                          "train_state": state, "fingerprints": self.fingerprints})
 
-    def _content(self, model: Seq2Seq, meta: dict) -> dict:
+    def _content(self, model, meta: dict) -> dict:
         return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
-                "model": model.state_dict(), "meta": meta, "lengths": self.lengths.state()}
+                "model": model.state_dict(), "meta": meta, **self.task.state()}
 
     def _restore(self, model, optimizer, scheduler) -> None:
         content = self.resumed
@@ -137,7 +134,10 @@ class Bookkeeping:
             model.load_state_dict(content["model"])
             optimizer.load_state_dict(content["train_state"]["optimizer"])
             scheduler.load_state_dict(content["train_state"]["scheduler"])
-            self.progress = Progress(**content["progress"])
+            saved = dict(content["progress"])
+            if "best_bleu" in saved:  # written before tasks other than translation
+                saved["best_score"] = saved.pop("best_bleu")
+            self.progress = Progress(**saved)
             self.seconds_before = self.progress.seconds
             rng = own_rng(content["train_state"]["rng"], self.group, self.config.train.seed, self.progress.step)
             torch.set_rng_state(rng["torch"])

@@ -22,6 +22,7 @@ from s2s.errors import UserError
 FORMAT = "s2s-checkpoint-1"
 BEST, LAST = "best.pt", "last.pt"
 STEP_PATTERN = "step-*.pt"  # the checkpoints kept at each validation: step-0001000.pt
+TASK_STATE = ("lengths", "labels")  # beside the weights: the training lengths (translate), the labels
 ZIP_MAGIC = b"PK\x03\x04"  # how every zip archive, and so every torch.save file, starts
 
 
@@ -116,7 +117,8 @@ def parameter_count(weights: dict[str, torch.Tensor]) -> int:
 def average(paths: list[Path]) -> dict[str, Any]:
     """A checkpoint whose weights are the element-wise mean of those in `paths`.
 
-    Config, tokenizer and metadata come from the last path; all must hold the same model.
+    Config, tokenizer, metadata and the task's state (lengths, labels) come from the last
+    path; all must hold the same model.
     """
     contents = [load(p, require=("config", "tokenizer", "model")) for p in paths]
     newest = contents[-1]
@@ -133,4 +135,5 @@ def average(paths: list[Path]) -> dict[str, Any]:
             weights[name] = tensor.clone()
     meta = {**newest.get("meta", {}), "averaged": [str(p) for p in paths],
             "averaged_steps": [c.get("meta", {}).get("step") for c in contents]}
-    return {"config": newest["config"], "tokenizer": newest["tokenizer"], "model": weights, "meta": meta}
+    kept = {key: newest[key] for key in TASK_STATE if key in newest}  # what the task needs to use it
+    return {"config": newest["config"], "tokenizer": newest["tokenizer"], "model": weights, "meta": meta, **kept}

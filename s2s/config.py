@@ -1,14 +1,14 @@
 """Typed, frozen configuration, checked when it is built.
 
 Every choice a run makes lives here, so a run directory's `config.yaml` (and the copy
-inside each checkpoint) is enough to rebuild the model and repeat the training. Reading
-and writing the YAML file, `--set` overrides and $VARS are `s2s.configfile`'s.
+inside each checkpoint) is enough to rebuild the model and repeat the training. Building
+one from a mapping (checked types, unknown keys refused), reading and writing the YAML
+file, `--set` overrides and $VARS are `s2s.configfile`'s.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,14 @@ ATTENTIONS = ("additive", "dot", "general", "none")
 CONTEXTS = ("last", "transformed_last", "transformed_mean")
 CONTEXT_USES = ("init", "input", "both")
 TOKENIZER_TYPES = ("unigram", "bpe")
+TASKS = ("translate", "classify", "tag")
+POOLINGS = ("last", "mean", "attention")
+# How a split is stored: `parallel` is PREFIX.SRC_LANG + PREFIX.TGT_LANG (for classify: text
+# and one label per line; for tag: words and their labels, whitespace-split); the others are
+# one file: `label_first` "LABEL TEXT" per line (the SST files), `tsv` "TEXT<TAB>LABEL" per
+# line, `conllu` CoNLL-U sentences (word forms and UPOS).
+FORMATS = {"translate": ("parallel",), "classify": ("parallel", "label_first", "tsv"),
+           "tag": ("parallel", "conllu")}
 
 
 def _check(ok: bool, key: str, message: str) -> None:
@@ -30,19 +38,24 @@ def _check(ok: bool, key: str, message: str) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where the parallel text is: each split is a PREFIX, read as PREFIX.LANG[.gz]."""
+    """Where the text is: with format `parallel` each split is a PREFIX, read as
+    PREFIX.LANG[.gz]; with the other formats (classify and tag only) a file path."""
 
     src_lang: str = "src"
     tgt_lang: str = "tgt"
     train: str = ""
     valid: str = ""
     test: str = ""
+    format: str = "parallel"  # parallel | label_first | tsv | conllu (see FORMATS)
     max_len: int = 50  # pieces per side; longer training pairs are dropped
 
     def __post_init__(self) -> None:
         _check(bool(self.train), "data.train", "is required (a file prefix, e.g. data/demo/train)")
         _check(bool(self.valid), "data.valid", "is required (a file prefix, e.g. data/demo/valid)")
-        _check(self.src_lang != self.tgt_lang, "data.tgt_lang", "must differ from data.src_lang")
+        known = sorted({f for formats in FORMATS.values() for f in formats})
+        _check(self.format in known, "data.format", f"must be one of {tuple(known)}")
+        _check(self.format != "parallel" or self.src_lang != self.tgt_lang, "data.tgt_lang",
+               "must differ from data.src_lang")
         _check(self.max_len > 0, "data.max_len", "must be positive")
 
 
@@ -117,13 +130,20 @@ class ModelConfig:
 
     embed_dim: int = 256
     dropout: float = 0.3
+    word_dropout: float = 0.0  # training: each source piece replaced by UNK with this probability
     tie_embeddings: bool = False  # share target embedding and output projection weights
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)  # translate only
+    # classify and tag only:
+    pooling: str = "last"  # classify: sentence vector = last | mean | attention (s2s/labeler.py)
+    head_size: int = 0  # hidden units of the output MLP (0 = one linear layer)
 
     def __post_init__(self) -> None:
         _check(self.embed_dim > 0, "model.embed_dim", "must be positive")
         _check(0.0 <= self.dropout < 1.0, "model.dropout", "must be in [0, 1)")
+        _check(0.0 <= self.word_dropout < 1.0, "model.word_dropout", "must be in [0, 1)")
+        _check(self.pooling in POOLINGS, "model.pooling", f"must be one of {POOLINGS}")
+        _check(self.head_size >= 0, "model.head_size", "must be >= 0 (0 = one linear layer)")
         memory = self.encoder.hidden_size * (2 if self.encoder.bidirectional else 1)
         _check(self.decoder.attention != "none" or self.decoder.context != "last"
                or self.decoder.context_use == "input" or memory == self.decoder.hidden_size,
@@ -148,6 +168,7 @@ class TrainConfig:
     seed: int = 1
     batch_tokens: int = 2000  # per batch: sentences x longest side (padded), at most
     lr: float = 1e-3
+    weight_decay: float = 0.0  # decoupled weight decay (AdamW) when > 0; plain Adam at 0
     clip_norm: float = 1.0
     label_smoothing: float = 0.1
     max_steps: int = 100_000
@@ -173,6 +194,7 @@ class TrainConfig:
                     "log_every", "max_nonfinite", "accumulate"):
             _check(getattr(self, key) > 0, f"train.{key}", "must be positive")
         _check(self.lr > 0, "train.lr", "must be positive")
+        _check(self.weight_decay >= 0, "train.weight_decay", "must be >= 0")
         _check(self.clip_norm >= 0, "train.clip_norm", "must be >= 0 (0 turns clipping off)")
         _check(0.0 <= self.label_smoothing < 1.0, "train.label_smoothing", "must be in [0, 1)")
         _check(0.0 < self.lr_decay <= 1.0, "train.lr_decay", "must be in (0, 1]")
@@ -213,68 +235,21 @@ class Config:
     """A whole run's configuration."""
 
     data: DataConfig
+    task: str = "translate"  # translate (N-to-M) | classify (N-to-1) | tag (N-to-N)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
+        _check(self.task in TASKS, "task", f"must be one of {TASKS}")
+        _check(self.data.format in FORMATS[self.task], "data.format",
+               f"{self.data.format!r} is not a format of task {self.task} (it reads {FORMATS[self.task]})")
         _check(self.train.guided_alignment == 0 or self.model.decoder.attention != "none",
                "train.guided_alignment", "needs attention (model.decoder.attention is none)")
+        if self.task != "translate":
+            _check(self.train.guided_alignment == 0, "train.guided_alignment", "is for task: translate only")
+            _check(not self.model.tie_embeddings, "model.tie_embeddings", "is for task: translate only")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-
-def _coerce(value: Any, kind: Any, key: str) -> Any:
-    """Checks one leaf value against its declared type (YAML gives int for 3, str for 1e-3)."""
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-    elif kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif kind is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-    elif kind is str:
-        if isinstance(value, str):
-            return value
-    raise UserError(f"config key '{key}': expected {kind.__name__}, got {value!r}")
-
-
-def _build(cls: type, raw: Any, prefix: str) -> Any:
-    """Builds dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
-    where = prefix or "the top level"
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise UserError(f"config section '{where}': expected a mapping, got {raw!r}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in raw:
-        if key not in known:
-            raise UserError(f"unknown config key '{prefix + '.' if prefix else ''}{key}' "
-                            f"(known in {where}: {', '.join(sorted(known))})")
-    kwargs = {}
-    for name in known & set(raw):
-        key = f"{prefix}.{name}" if prefix else name
-        kind = hints[name]
-        if dataclasses.is_dataclass(kind):
-            kwargs[name] = _build(kind, raw[name], key)
-        else:
-            kwargs[name] = _coerce(raw[name], kind, key)
-    try:
-        return cls(**kwargs)
-    except TypeError as e:  # a required field is missing
-        raise UserError(f"config section '{where}': {e}") from None
-
-
-def from_dict(raw: dict) -> Config:
-    """Builds a Config from a plain mapping, as written (a checkpoint's is already expanded)."""
-    return _build(Config, raw, "")

@@ -1,4 +1,5 @@
-"""Config files: YAML read and written, `section.key=value` overrides, $VARS in paths.
+"""Config files: YAML read and written, `section.key=value` overrides, $VARS in paths,
+and the typed `Config` built from a plain mapping with every key and type checked.
 
 A user's file and overrides become a `Config` (`s2s.config`) through `load_config`; a run
 directory's `config.yaml` is written by `dump_config`. Errors name the file, and for a
@@ -7,14 +8,16 @@ YAML syntax error its line and column.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from s2s.config import Config, from_dict
+from s2s.config import Config
 from s2s.errors import UserError
 
 _VAR = re.compile(r"\$\{(\w+)\}|\$(\w+)")
@@ -102,3 +105,57 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
 def dump_config(config: Config, path: str | Path) -> None:
     """Writes the config as YAML (the run directory's record of what ran)."""
     Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False), encoding="utf-8")
+
+
+def _coerce(value: Any, kind: Any, key: str) -> Any:
+    """Checks one leaf value against its declared type (YAML gives int for 3, str for 1e-3)."""
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+    elif kind is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif kind is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+    elif kind is str:
+        if isinstance(value, str):
+            return value
+    raise UserError(f"config key '{key}': expected {kind.__name__}, got {value!r}")
+
+
+def _build(cls: type, raw: Any, prefix: str) -> Any:
+    """Builds dataclass `cls` from a mapping, rejecting unknown keys and wrong types."""
+    where = prefix or "the top level"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise UserError(f"config section '{where}': expected a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in raw:
+        if key not in known:
+            raise UserError(f"unknown config key '{prefix + '.' if prefix else ''}{key}' "
+                            f"(known in {where}: {', '.join(sorted(known))})")
+    kwargs = {}
+    for name in known & set(raw):
+        key = f"{prefix}.{name}" if prefix else name
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            kwargs[name] = _build(kind, raw[name], key)
+        else:
+            kwargs[name] = _coerce(raw[name], kind, key)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # a required field is missing
+        raise UserError(f"config section '{where}': {e}") from None
+
+
+def from_dict(raw: dict) -> Config:
+    """Builds a Config from a plain mapping, as written (a checkpoint's is already expanded)."""
+    return _build(Config, raw, "")

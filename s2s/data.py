@@ -173,29 +173,37 @@ class ParallelData:
         return n_src + n_tgt, n_tgt + len(indices)
 
     def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
-        """One epoch's batches of example indices, the same for the same (seed, epoch).
+        """One epoch's batches of pair indices, the same for the same (seed, epoch): sorted
+        by source then target length, and padded size max(source, target + EOS)."""
+        return token_batches([len(s) for s in self.src], [len(t) + 1 for t in self.tgt],
+                             batch_tokens, seed, epoch)
 
-        Examples are shuffled, sorted by length inside pools of about POOL_BATCHES batches
-        (so a batch holds similar lengths and little padding), cut so that
-        sentences x longest side <= batch_tokens, and the batches shuffled again.
-        """
-        gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        order = torch.randperm(len(self), generator=gen).tolist()
-        size = lambda i: max(len(self.src[i]), len(self.tgt[i]) + 1)  # noqa: E731
-        mean = sum(size(i) for i in order[:1000]) / min(len(order), 1000)
-        pool = max(1, int(POOL_BATCHES * batch_tokens / mean))
-        batches: list[list[int]] = []
-        for start in range(0, len(order), pool):
-            current: list[int] = []
-            longest = 0
-            for i in sorted(order[start:start + pool], key=lambda i: (len(self.src[i]), len(self.tgt[i]))):
-                longest_if_added = max(longest, size(i))
-                if current and longest_if_added * (len(current) + 1) > batch_tokens:
-                    batches.append(current)
-                    current, longest_if_added = [], size(i)
-                current.append(i)
-                longest = longest_if_added
-            if current:
+
+def token_batches(src_len: list[int], tgt_len: list[int], batch_tokens: int, seed: int,
+                  epoch: int) -> list[list[int]]:
+    """One epoch's batches of example indices, the same for the same (seed, epoch).
+
+    Examples are shuffled, sorted by (src_len, tgt_len) inside pools of about POOL_BATCHES
+    batches (so a batch holds similar lengths and little padding), cut so that
+    sentences x longest side <= batch_tokens, and the batches shuffled again.
+    """
+    gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
+    order = torch.randperm(len(src_len), generator=gen).tolist()
+    size = lambda i: max(src_len[i], tgt_len[i])  # noqa: E731
+    mean = sum(size(i) for i in order[:1000]) / min(len(order), 1000)
+    pool = max(1, int(POOL_BATCHES * batch_tokens / mean))
+    batches: list[list[int]] = []
+    for start in range(0, len(order), pool):
+        current: list[int] = []
+        longest = 0
+        for i in sorted(order[start:start + pool], key=lambda i: (src_len[i], tgt_len[i])):
+            longest_if_added = max(longest, size(i))
+            if current and longest_if_added * (len(current) + 1) > batch_tokens:
                 batches.append(current)
-        shuffled = torch.randperm(len(batches), generator=gen).tolist()
-        return [batches[i] for i in shuffled]
+                current, longest_if_added = [], size(i)
+            current.append(i)
+            longest = longest_if_added
+        if current:
+            batches.append(current)
+    shuffled = torch.randperm(len(batches), generator=gen).tolist()
+    return [batches[i] for i in shuffled]

@@ -10,7 +10,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from s2s.tokenizer import PAD
+from s2s.config import ModelConfig
+from s2s.tokenizer import EOS, PAD, UNK
 
 RNN_CLASSES = {"rnn": nn.RNN, "gru": nn.GRU, "lstm": nn.LSTM}
 
@@ -27,14 +28,22 @@ class Encoder(nn.Module):
     """Embeds source ids and runs the recurrent encoder over them, packed by length."""
 
     def __init__(self, *, vocab_size: int, embed_dim: int, cell: str, hidden_size: int,
-                 num_layers: int, bidirectional: bool, dropout: float):
+                 num_layers: int, bidirectional: bool, dropout: float, word_dropout: float = 0.0):
         super().__init__()
+        self.word_dropout = word_dropout  # training only: each piece becomes UNK with this probability
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.rnn = make_rnn(cell, embed_dim, hidden_size, num_layers, dropout, bidirectional)
         self.dropout = nn.Dropout(dropout)
         self.num_layers = num_layers
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, vocab_size: int) -> "Encoder":
+        enc = config.encoder
+        return cls(vocab_size=vocab_size, embed_dim=config.embed_dim, cell=enc.cell, hidden_size=enc.hidden_size,
+                   num_layers=enc.num_layers, bidirectional=enc.bidirectional, dropout=config.dropout,
+                   word_dropout=config.word_dropout)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Encodes a padded batch.
@@ -43,6 +52,9 @@ class Encoder(nn.Module):
         Returns memory (B, S, He) with zeros on padding, and final (B, He): the top layer's
         last state, both directions concatenated, He = hidden_size * directions.
         """
+        if self.training and self.word_dropout > 0:
+            drop = (torch.rand(src.shape, device=src.device) < self.word_dropout) & (src > EOS)
+            src = src.masked_fill(drop, UNK)  # (positions kept: a tagger's word starts stay put)
         x = self.dropout(self.embed(src))  # (B, S, E)
         packed = pack_padded_sequence(x, src_len.cpu(), batch_first=True, enforce_sorted=False)
         out, h = self.rnn(packed)

@@ -35,3 +35,22 @@ def translate_and_score(translator: Translator, src_path: str | Path, ref_path: 
                  leave=False, desc="translating")
     hyps = [best[0].text for best in found]
     return hyps, score_all(hyps, refs)
+
+
+def reference_labels(task: str, path: str | Path, format: str) -> list[str]:
+    """Reference labels as lines (tag: a sentence's labels joined by spaces), read from a
+    plain label file (`text`) or from a data file of the task's format."""
+    from s2s.labels import read_classify, read_tagged
+
+    if format == "text":
+        return list(read_lines(path))
+    read = read_classify if task == "classify" else read_tagged
+    return read([Path(path)], format).fingerprint_lines()[1]
+
+
+def predict_and_score(predictor, inputs: list, refs: list[str], ref_name: str):
+    """Labels inputs with a Predictor and scores them; returns (predictions, LabelScores)."""
+    from s2s.labelscores import score_lines as score_label_lines
+
+    hyps = predictor.predict(inputs)
+    return hyps, score_label_lines(predictor.task, hyps, refs, "the predictions", ref_name)

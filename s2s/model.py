@@ -29,10 +29,8 @@ class Seq2Seq(nn.Module):
 
     @classmethod
     def from_config(cls, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> "Seq2Seq":
-        enc, dec = config.encoder, config.decoder
-        encoder = Encoder(vocab_size=src_vocab_size, embed_dim=config.embed_dim, cell=enc.cell,
-                          hidden_size=enc.hidden_size, num_layers=enc.num_layers,
-                          bidirectional=enc.bidirectional, dropout=config.dropout)
+        dec = config.decoder
+        encoder = Encoder.from_config(config, src_vocab_size)
         decoder = Decoder(vocab_size=tgt_vocab_size, embed_dim=config.embed_dim, cell=dec.cell,
                           hidden_size=dec.hidden_size, num_layers=dec.num_layers,
                           attention=dec.attention, input_feeding=dec.input_feeding,

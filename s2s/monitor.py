@@ -78,8 +78,10 @@ class Monitor:
         if not self.enabled:
             return
         if self.writer is not None:
-            for key in ("valid_loss", "valid_ppl", "valid_bleu"):
-                self.writer.add_scalar(f"valid/{key[6:]}", record[key], record["step"])
+            metric = record.get("metric", "BLEU").lower()
+            for key in ("valid_loss", "valid_ppl", f"valid_{metric}", "macro_f1"):
+                if key in record:
+                    self.writer.add_scalar(f"valid/{key.removeprefix('valid_')}", record[key], record["step"])
             self.writer.flush()
         training_curves(train_log, valid_log, self.run_dir / CURVES)
 

@@ -78,7 +78,8 @@ def heatmap_figure(weights, src_pieces: list[str], tgt_pieces: list[str], title:
 
 
 def training_curves(train_log: list[dict], valid_log: list[dict], path: str | Path) -> None:
-    """Writes a PNG of training and validation loss, and validation BLEU, against steps."""
+    """Writes a PNG of training and validation loss, and the validation score (BLEU, or
+    accuracy), against steps."""
     with plt.rc_context({"font.family": _fonts(), "font.size": 9}):
         fig, (loss_ax, bleu_ax) = plt.subplots(2, 1, figsize=(7, 6), dpi=DPI, sharex=True)
         if train_log:
@@ -88,11 +89,13 @@ def training_curves(train_log: list[dict], valid_log: list[dict], path: str | Pa
             steps = [r["step"] for r in valid_log]
             loss_ax.plot(steps, [r["valid_loss"] for r in valid_log], "o-", label="validation loss",
                          color="tab:orange", markersize=3)
-            bleu_ax.plot(steps, [r["valid_bleu"] for r in valid_log], "o-", color="tab:green", markersize=3)
-        loss_ax.set_ylabel("loss per target piece")
+            bleu_ax.plot(steps, [r.get("valid_score", r.get("valid_bleu")) for r in valid_log], "o-",
+                         color="tab:green", markersize=3)
+        metric = valid_log[-1].get("metric", "BLEU") if valid_log else "BLEU"
+        loss_ax.set_ylabel("loss per target piece" if metric == "BLEU" else "loss per label")
         loss_ax.legend(loc="upper right")
         loss_ax.grid(alpha=0.3)
-        bleu_ax.set_ylabel("validation BLEU (greedy)")
+        bleu_ax.set_ylabel("validation BLEU (greedy)" if metric == "BLEU" else f"validation {metric} (%)")
         bleu_ax.set_xlabel("step")
         bleu_ax.grid(alpha=0.3)
         fig.tight_layout()

@@ -30,7 +30,9 @@ def check_compatible(saved: Config, now: Config, run_dir: Path) -> None:
         if getattr(saved, section) != getattr(now, section):
             raise UserError(f"--resume: the '{section}' section differs from the one the run in "
                             f"{run_dir} was started with")
-    for key in ("src_lang", "tgt_lang", "max_len"):
+    if saved.task != now.task:
+        raise UserError(f"--resume: the run in {run_dir} was started with task: {saved.task}, not {now.task}")
+    for key in ("src_lang", "tgt_lang", "format", "max_len"):
         if getattr(saved.data, key) != getattr(now.data, key):
             raise UserError(f"--resume: data.{key} differs from the run's ({getattr(saved.data, key)!r})")
     for key, value in asdict(saved.train).items():

@@ -57,9 +57,12 @@ class Tokenizer:
                                 f"pad/unk/bos/eos = {(PAD, UNK, BOS, EOS)}")
 
     @classmethod
-    def train(cls, config: TokenizerConfig, src_lines: Iterable[str], tgt_lines: Iterable[str],
+    def train(cls, config: TokenizerConfig, src_lines: Iterable[str], tgt_lines: Iterable[str] | None,
               seed: int = 1) -> "Tokenizer":
-        """Learns the tokenizer from training text: one joint model or one per side."""
+        """Learns the tokenizer from training text: one joint model or one per side (one
+        model of the source alone when there is no target text: classify and tag)."""
+        if tgt_lines is None:
+            return cls(_train_one(src_lines, config, "source", seed))
         if config.joint:
             return cls(_train_one(itertools.chain(src_lines, tgt_lines), config, "joint", seed))
         return cls(_train_one(src_lines, config, "source", seed),

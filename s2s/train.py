@@ -1,11 +1,12 @@
 """Training: tokenizer, data, model and optimiser wired into a loop that validates,
-checkpoints, decays the learning rate, stops early and resumes exactly.
+checkpoints, decays the learning rate, stops early and resumes exactly, for every task
+(`s2s.task`: translate, classify, tag).
 
 The run directory keeps `config.yaml`, `train.log`, `last.pt` (everything needed to
-resume) and `best.pt` (the checkpoint with the best validation BLEU). SIGINT (Ctrl-C) or
-SIGTERM writes `last.pt` after the current step and stops (`Interrupted`); a step whose
-loss or gradient is not finite is skipped, and too many in a row stop training
-(`s2s.bookkeeping.Diverged`) with the checkpoints as they were.
+resume) and `best.pt` (the checkpoint with the best validation score: BLEU, accuracy).
+SIGINT (Ctrl-C) or SIGTERM writes `last.pt` after the current step and stops
+(`Interrupted`); a step whose loss or gradient is not finite is skipped, and too many in a
+row stop training (`s2s.bookkeeping.Diverged`) with the checkpoints as they were.
 """
 
 from __future__ import annotations
@@ -20,31 +21,33 @@ import torch
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from s2s import checkpoint
-from s2s.align import Model1, guided_loss
 from s2s.bookkeeping import Bookkeeping, Progress
-from s2s.config import Config, from_dict
-from s2s.configfile import dump_config
-from s2s.data import Batch, ParallelData, fingerprint, read_parallel, split_path
+from s2s.config import Config
+from s2s.configfile import dump_config, from_dict
+from s2s.data import fingerprint
 from s2s.distributed import Group
 from s2s.errors import UserError
-from s2s.lengths import Lengths
-from s2s.loss import batch_loss
-from s2s.model import Seq2Seq
+from s2s.labeling import LabelTask
 from s2s.monitor import Monitor, Window
 from s2s.resume import check_compatible, check_same_text
 from s2s.schedule import budget_spent, scheduled_lr
 from s2s.signals import StopSignals
 from s2s.stopping import Stopping
+from s2s.task import Dataset, Task
 from s2s.tokenizer import Tokenizer
+from s2s.translation import TranslateTask
 
 log = logging.getLogger(__name__)
+
+TASKS = {"translate": TranslateTask, "classify": LabelTask, "tag": LabelTask}
 
 
 class Trainer(Bookkeeping, Stopping):
     """One training run in one run directory: set-up, the loop and its updates.
 
-    Validation, checkpoints and early stopping come from `Bookkeeping`; the time budget
-    and signals, agreed among processes, from `Stopping`.
+    What the task changes (data, model, loss, metric) comes from `self.task`; validation,
+    checkpoints and early stopping from `Bookkeeping`; the time budget and signals, agreed
+    among processes, from `Stopping`.
     """
 
     def __init__(self, config: Config, run_dir: Path, device: torch.device, progress_bar: bool,
@@ -54,16 +57,15 @@ class Trainer(Bookkeeping, Stopping):
         self.bf16 = (config.train.bf16 and device.type == "cuda" and torch.cuda.is_available()
                      and torch.cuda.is_bf16_supported())
         self.progress = Progress()
+        self.task: Task = TASKS[config.task](config)
         self.tokenizer: Tokenizer | None = None
         self.resumed: dict | None = None
-        self.train_text: tuple[list[str], list[str]] = ([], [])
         self.fingerprints: dict[str, str] = {}
         self.signals = StopSignals()
         self.nonfinite_in_row = 0
         self.clock = time.monotonic()  # train.max_minutes counts from here (plus earlier resumes)
         self.seconds_before = 0.0  # the run's time before this process (from last.pt)
         self.out_of_time = False  # stopped by train.max_minutes
-        self.lengths: Lengths | None = None  # of the training pairs, for translation (s2s.lengths)
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -89,32 +91,34 @@ class Trainer(Bookkeeping, Stopping):
                                                           "train_state", "fingerprints"))
             check_compatible(from_dict(self.resumed["config"]), self.config, self.run_dir)
         data = self.config.data
-        self.train_text = read_parallel(split_path(data.train, data.src_lang),
-                                        split_path(data.train, data.tgt_lang))
-        self.fingerprints = {"train": fingerprint(*self.train_text)}
+        self.fingerprints = {"train": fingerprint(*self.task.read_train())}
         check_same_text(self.resumed, self.fingerprints, "train", self.run_dir)
         if resume:
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
             log.info("resuming %s from step %d", self.run_dir, self.resumed["progress"]["step"])
         else:
-            log.info("training the sentencepiece tokenizer on %s.{%s,%s}", data.train,
-                     data.src_lang, data.tgt_lang)
+            log.info("training the sentencepiece tokenizer on %s", data.train if data.format != "parallel"
+                     else f"{data.train}.{{{data.src_lang},{data.tgt_lang}}}")
             state = None
             if self.group.main:
-                state = Tokenizer.train(self.config.tokenizer, *self.train_text, seed=self.config.train.seed).state()
+                state = Tokenizer.train(self.config.tokenizer, *self.task.tokenizer_text(),
+                                        seed=self.config.train.seed).state()
             self.tokenizer = Tokenizer.from_state(self.group.share(state))  # rank 0's, everywhere
         if self.group.main:
             dump_config(self.config, self.run_dir / "config.yaml")
 
-    def _build(self) -> tuple[Seq2Seq, torch.optim.Optimizer, object]:
+    def _build(self) -> tuple[torch.nn.Module, torch.optim.Optimizer, object]:
         """The model, optimiser and scheduler, restored from last.pt on resume."""
         cfg, tok = self.config.train, self.tokenizer
         torch.manual_seed(cfg.seed)
-        model = Seq2Seq.from_config(self.config.model, tok.src_vocab_size, tok.tgt_vocab_size)
+        model = self.task.build(tok)
         model.to(self.device)
         if self.group.rank > 0:  # the same initial weights everywhere, other dropout masks
             torch.manual_seed(cfg.seed + 1_000_003 * self.group.rank)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # one kernel for all parameters
+        if cfg.weight_decay > 0:
+            optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        else:
+            optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, fused=True)  # one kernel for all parameters
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, mode="max", factor=cfg.lr_decay, patience=cfg.lr_patience, min_lr=cfg.min_lr)
         if self.resumed is not None:
@@ -125,24 +129,15 @@ class Trainer(Bookkeeping, Stopping):
 
     def run(self) -> Progress:
         """Trains until max_steps, max_epochs or early stopping; returns the final progress."""
-        cfg, data_cfg, tok = self.config.train, self.config.data, self.tokenizer
-        train = ParallelData.from_text(*self.train_text, tok, max_len=data_cfg.max_len,
-                                       name=f"{data_cfg.train}.{{{data_cfg.src_lang},{data_cfg.tgt_lang}}}")
-        self.lengths = Lengths.measure([len(s) - 1 for s in train.src], [len(t) for t in train.tgt])
-        log.info("training lengths: median %d source pieces, 99%% within %d, at most %d; %.2f target "
-                 "pieces per source piece (0.1%% below %.2f)", self.lengths.src_median, self.lengths.part_limit,
-                 self.lengths.src_max, self.lengths.ratio_median, self.lengths.ratio_low)
-        if cfg.guided_alignment > 0:
-            log.info("learning word alignments of the training data (IBM Model 1) for guided alignment")
-            model1 = Model1.train([s[:-1] for s in train.src], train.tgt)
-            train.align = [model1.align(s[:-1], t) for s, t in zip(train.src, train.tgt)]
-        valid = ParallelData.load(data_cfg.valid, data_cfg.src_lang, data_cfg.tgt_lang, tok)
-        self.fingerprints["valid"] = fingerprint(valid.src_text, valid.tgt_text)
+        cfg, tok = self.config.train, self.tokenizer
+        train, valid, valid_text = self.task.datasets(tok)
+        self.fingerprints["valid"] = fingerprint(*valid_text)
         check_same_text(self.resumed, self.fingerprints, "valid", self.run_dir)
         model, optimizer, scheduler = self._build()
-        log.info("model: %s parameters; vocabulary %d source, %d target; %d training pairs",
-                 f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size,
-                 tok.tgt_vocab_size, len(train))
+        outputs = f"{tok.tgt_vocab_size} target pieces" if self.config.task == "translate" else \
+            f"{len(self.task.label_set)} labels"
+        log.info("%s model: %s parameters; %d source pieces, %s; %d training examples", self.config.task,
+                 f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size, outputs, len(train))
         self.net = model  # what the training steps run: the model, or its DDP wrapper
         if self.group.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -169,11 +164,11 @@ class Trainer(Bookkeeping, Stopping):
                                final=bool(p.history) and not self.out_of_time)
         finally:
             self.monitor.close()
-        log.info("finished at step %d; best validation BLEU %.2f at step %d", p.step,
-                 p.best_bleu, p.best_step)
+        log.info("finished at step %d; best validation %s %.2f at step %d", p.step, self.task.metric,
+                 p.best_score, p.best_step)
         return p
 
-    def _loop(self, model, optimizer, scheduler, train: ParallelData, validate, stop: bool) -> None:
+    def _loop(self, model, optimizer, scheduler, train: Dataset, validate, stop: bool) -> None:
         """Epochs until a limit is reached, or a signal saves last.pt and raises Interrupted."""
         cfg, p = self.config.train, self.progress
         while not stop and p.epoch < cfg.max_epochs:
@@ -183,7 +178,7 @@ class Trainer(Bookkeeping, Stopping):
                 self._save_last(model, optimizer, scheduler, self._meta(interrupted=True))
                 self._interrupt(signum)
 
-    def _train_epoch(self, model, optimizer, train: ParallelData, validate) -> bool:
+    def _train_epoch(self, model, optimizer, train: Dataset, validate) -> bool:
         """Trains on the rest of the current epoch; returns True when training should stop.
 
         An update takes the next train.accumulate batches; under torchrun each process
@@ -239,7 +234,7 @@ class Trainer(Bookkeeping, Stopping):
         p.epoch, p.batch_in_epoch = p.epoch + 1, 0
         return False
 
-    def _update(self, optimizer: torch.optim.Optimizer, batches: list[Batch], targets: int) -> float | None:
+    def _update(self, optimizer: torch.optim.Optimizer, batches: list, targets: int) -> float | None:
         """One optimisation step on this process's batches of an update with `targets` target
         tokens in all; returns this process's share of the mean per-token loss, or None when
         the gradient is not finite (no update is made then; a NaN loss makes a NaN gradient).
@@ -253,9 +248,7 @@ class Trainer(Bookkeeping, Stopping):
             no_sync = self.net.no_sync() if self.group.distributed and not last else contextlib.nullcontext()
             with no_sync:
                 with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.bf16):
-                    loss, attention, _ = batch_loss(self.net, batch, cfg.label_smoothing)  # the loss in fp32
-                if batch.align is not None:
-                    loss = loss + cfg.guided_alignment * guided_loss(attention.float(), batch.align)
+                    loss = self.task.loss(self.net, batch)  # summed over the batch's targets, in fp32
                 # DDP averages gradients over processes: scaling by their number makes it a sum
                 loss = loss * (world / targets)
                 loss.backward()

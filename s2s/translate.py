@@ -24,7 +24,8 @@ from pathlib import Path
 import torch
 
 from s2s import checkpoint
-from s2s.config import Config, SearchConfig, from_dict
+from s2s.config import Config, SearchConfig
+from s2s.configfile import from_dict
 from s2s.data import collate, source_batch
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
@@ -85,6 +86,9 @@ class Translator:
         """
         path = checkpoint.resolve(model_path)
         content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
+        task = content["config"].get("task", "translate") if isinstance(content["config"], dict) else None
+        if task in ("classify", "tag"):
+            raise UserError(f"{path} is a {task} model, not a translator: use s2s predict -m {model_path}")
         try:
             config = from_dict(content["config"])
             tokenizer = Tokenizer.from_state(content["tokenizer"])

@@ -217,7 +217,9 @@ def test_average_writes_the_mean_of_the_last_checkpoints(trained, tmp_path):
     assert len(kept) == 2  # validations at steps 10 and 20
     result = run("average", trained, "--last", 2, "-o", tmp_path / "avg.pt")
     assert result.exit_code == 0, result.output
-    averaged = checkpoint.load(tmp_path / "avg.pt")["model"]
+    content = checkpoint.load(tmp_path / "avg.pt")
+    averaged = content["model"]
+    assert content["lengths"] == checkpoint.load(kept[-1])["lengths"]  # translation still knows its limits
     a, b = (checkpoint.load(p)["model"] for p in kept)
     for name in averaged:
         torch.testing.assert_close(averaged[name], (a[name] + b[name]) / 2)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from s2s.config import from_dict
+from s2s.configfile import from_dict
 from s2s.configfile import load_config
 from s2s.errors import UserError
 

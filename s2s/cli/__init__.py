@@ -13,6 +13,7 @@ from s2s import __version__
 from s2s.cli.checkpoints import average, info
 from s2s.cli.common import Group
 from s2s.cli.evaluate import evaluate
+from s2s.cli.predict import predict
 from s2s.cli.train import train
 from s2s.cli.translate import plot_attention, translate
 
@@ -20,7 +21,8 @@ from s2s.cli.translate import plot_attention, translate
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="s2s")
 def main() -> None:
-    """s2s: train attention-based recurrent translators, translate files, score them.
+    """s2s: train attention-based recurrent translators, translate files, score them
+    (and sentence classifiers and word taggers with the same encoders: s2s predict).
 
     \b
     Examples:
@@ -34,5 +36,5 @@ def main() -> None:
     """
 
 
-for command in (train, translate, evaluate, plot_attention, info, average):
+for command in (train, translate, predict, evaluate, plot_attention, info, average):
     main.add_command(command)

@@ -42,15 +42,28 @@ def info(model, as_json) -> None:
         "vocabulary": {"source": tokenizer.src_vocab_size, "target": tokenizer.tgt_vocab_size,
                        "joint": tokenizer.joint},
         "step": meta.get("step"),
-        "best_valid_bleu": _rounded(meta.get("best_bleu")),
-        "best_step": meta.get("best_step"),
-        "valid_bleu_at_step": None if averaged else _rounded(meta.get("valid_bleu")),
-        "bleu_signature": meta.get("bleu_signature"),
-        "scored_with": "greedy search on the validation split (data.valid), sacrebleu corpus BLEU",
     }
+    task = content["config"].get("task", "translate") if isinstance(content["config"], dict) else "translate"
+    if task == "translate":
+        facts.update({
+            "best_valid_bleu": _rounded(meta.get("best_bleu")),
+            "best_step": meta.get("best_step"),
+            "valid_bleu_at_step": None if averaged else _rounded(meta.get("valid_bleu")),
+            "bleu_signature": meta.get("bleu_signature"),
+            "scored_with": "greedy search on the validation split (data.valid), sacrebleu corpus BLEU",
+        })
+    else:
+        score = lambda key: None if meta.get(key) is None else round(meta[key], 2)  # noqa: E731
+        facts.update({
+            "task": task, "labels": content.get("labels"),
+            "vocabulary": {"source": tokenizer.src_vocab_size},
+            "best_valid_accuracy": score("best_score"), "best_step": meta.get("best_step"),
+            "valid_accuracy_at_step": None if averaged else score("valid_score"),
+            "scored_with": "accuracy (%) on the validation split (data.valid)",
+        })
     if averaged:
         facts["validated"] = (f"no: this is the average of steps {', '.join(map(str, meta['averaged_steps']))}, "
-                              "never validated itself (best_valid_bleu is the run's best single checkpoint); "
+                              "never validated itself (the best validation score is the run's best single checkpoint's); "
                               "score it with s2s eval -m")
     if progress is not None:
         facts["training"] = {"epoch": progress["epoch"], "skipped_steps": progress.get("skipped_steps", 0),

@@ -127,6 +127,17 @@ def write_lines(lines: Iterable[str], output: str, flush_each: bool = False) -> 
             handle.write(line.encode("utf-8") + b"\n")
 
 
+def write_results(lines: Iterable[str], output: str, flush_each: bool = False) -> None:
+    """write_lines, with an input error met on the way (lines are made as they are read)
+    saying what became of the output."""
+    try:
+        write_lines(lines, output, flush_each)
+    except UserError as e:
+        if output != "-":
+            raise UserError(f"{e}; {output} was not written") from None
+        raise UserError(f"{e}; the output is incomplete (it stops before that line's chunk)") from None
+
+
 def load_translator(model: str, device_name: str, batch_size: int, max_src_len: int | None,
                     search: dict, quantize: str | None = None):
     """A Translator for -m MODEL with the command line's search, splitting and quantization

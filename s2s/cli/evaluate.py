@@ -7,13 +7,13 @@ import sys
 
 import click
 
-from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
+from s2s.cli.common import (batch_option, device, device_option, load_translator, quantize_option, quiet_option,
                             search_options, setup_logging, show_progress, split_option)
 from s2s.errors import UserError
 from s2s.metrics import WIDTH
 
 
-@click.command(name="eval", short_help="Score translations with BLEU and chrF.")
+@click.command(name="eval", short_help="Score translations (BLEU, chrF) or labels (accuracy, F1).")
 @click.option("-r", "--ref", type=click.Path(exists=True, dir_okay=False),
               help="Reference translations (with -m: default the run's data.test target file).")
 @click.option("--hyp", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
@@ -23,6 +23,11 @@ from s2s.metrics import WIDTH
                    "the run's data.test split).")
 @click.option("--src", type=click.Path(exists=True, dir_okay=False),
               help="Source text for -m (default: the run's data.test source file).")
+@click.option("--task", type=click.Choice(["translate", "classify", "tag"]),
+              help="With --hyp: what is scored (default translate; classify: a label per line; tag: "
+                   "a line of labels per sentence). With -m it is the model's.")
+@click.option("--ref-format", type=click.Choice(["text", "label_first", "tsv", "conllu"]), default="text",
+              show_default=True, help="classify/tag: read the reference labels from a data file of this format.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
 @click.option("-b", "--score-only", is_flag=True, help="Print the scores alone, one per line.")
 @search_options
@@ -31,9 +36,10 @@ from s2s.metrics import WIDTH
 @device_option
 @quantize_option
 @quiet_option
-def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size, device_name, quantize,
-             quiet, **search) -> None:
-    """Score translations with BLEU and chrF (sacrebleu, signatures included).
+def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_src_len, batch_size, device_name,
+             quantize, quiet, **search) -> None:
+    """Score translations with BLEU and chrF (sacrebleu, signatures included), or the
+    labels of a classify or tag model with accuracy, macro-F1 and each label's P/R/F1.
 
     \b
     Examples:
@@ -41,6 +47,8 @@ def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size,
       s2s translate -m runs/demo < data/demo/test.src | s2s eval --hyp - --ref data/demo/test.tgt
       s2s eval -m runs/demo --src data/demo/test.src --ref data/demo/test.tgt
       s2s eval -m runs/demo            # the test split named in the run's config
+      s2s eval -m runs/sst2            # a classifier on its run's test split
+      s2s eval --task classify --hyp labels.txt --ref gold.txt
     """
     from s2s.data import iter_lines, split_path
     from s2s.evaluate import score_files, score_lines, translate_and_score
@@ -48,6 +56,11 @@ def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size,
     setup_logging(verbose=False)
     if (hyp is None) == (model is None):
         raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
+    if model is not None and task is not None:
+        raise click.UsageError("--task is for --hyp: with -m the task is the model's")
+    if model is not None and _task_of(model) != "translate" or task in ("classify", "tag"):
+        return _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only, batch_size,
+                                device_name)
     if hyp is not None:
         if src is not None or ref is None:
             raise click.UsageError("--hyp needs --ref, and takes no --src")
@@ -73,3 +86,47 @@ def evaluate(ref, hyp, model, src, as_json, score_only, max_src_len, batch_size,
     else:
         for s in scores:
             click.echo(s.text)
+
+
+def _task_of(model: str) -> str:
+    from s2s import checkpoint
+
+    config = checkpoint.load(checkpoint.resolve(model), require=("config",))["config"]
+    return config.get("task", "translate") if isinstance(config, dict) else "translate"
+
+
+def _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only, batch_size, device_name) -> None:
+    """`s2s eval` for classify and tag: predictions (a file, or a model's) against references."""
+    from s2s.data import iter_lines, read_lines
+    from s2s.evaluate import predict_and_score, reference_labels
+    from s2s.labels import read_split
+    from s2s.labelscores import score_lines
+
+    if hyp is not None:
+        if src is not None or ref is None:
+            raise click.UsageError("--hyp needs --ref, and takes no --src")
+        hyps = list(iter_lines(sys.stdin.buffer, "<stdin>")) if hyp == "-" else list(read_lines(hyp))
+        scores = score_lines(task, hyps, reference_labels(task, ref, ref_format), hyp, ref)
+    else:
+        from s2s.predict import Predictor
+
+        predictor = Predictor.load(model, device(device_name), batch_size=batch_size)
+        if (src is None) != (ref is None):
+            raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
+        if src is None:
+            data = predictor.config.data
+            if not data.test:
+                raise UserError(f"{model}: the run's config has no data.test; give --src and --ref")
+            examples = read_split(predictor.task, data, data.test)
+            inputs, refs, ref = examples.inputs, examples.fingerprint_lines()[1], examples.name
+        else:
+            inputs = predictor.inputs(list(read_lines(src)))
+            refs = reference_labels(predictor.task, ref, ref_format)
+        _, scores = predict_and_score(predictor, inputs, refs, ref)
+    if as_json:
+        click.echo(json.dumps(scores.fields(), ensure_ascii=False))
+    elif score_only:
+        click.echo(f"{scores.accuracy:.2f}\n{scores.macro_f1:.2f}")
+    else:
+        for line in scores.lines():
+            click.echo(line)

@@ -44,5 +44,6 @@ def train(config_path, overrides, run_dir, resume, device_name, quiet) -> None:
     progress = run_training(config, run_dir, resume=resume, device=device(device_name),
                             progress_bar=show_progress(quiet))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
-        click.echo(f"best validation BLEU {progress.best_bleu:.2f} at step {progress.best_step}; "
+        metric = "BLEU" if config.task == "translate" else "accuracy"
+        click.echo(f"best validation {metric} {progress.best_score:.2f} at step {progress.best_step}; "
                    f"checkpoints in {run_dir}", err=True)

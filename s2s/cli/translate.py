@@ -11,7 +11,7 @@ import torch
 from tqdm import tqdm
 
 from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
-                            search_options, setup_logging, show_progress, split_option, write_lines)
+                            search_options, setup_logging, show_progress, split_option, write_results)
 from s2s.errors import UserError
 
 utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replace"]), default="strict",
@@ -90,12 +90,7 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
         out = (scored_line(found[0]) for found in results)
     else:
         out = (found[0].text for found in results)
-    try:
-        write_lines(out, output, flush_each=interactive)
-    except UserError as e:
-        if output != "-":
-            raise UserError(f"{e}; {output} was not written") from None
-        raise UserError(f"{e}; the output is incomplete (it stops before that line's chunk)") from None
+    write_results(out, output, flush_each=interactive)
 
 
 def _count_lines(path: str) -> int | None:

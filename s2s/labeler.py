@@ -1,0 +1,95 @@
+"""Labelers: the encoder of s2s.encoder with an output over a label set, for the seed's
+N-to-1 structure (classify a sentence) and its N-to-N structure (tag every word).
+
+The sentence vector of a classifier is made in the seed's two ways, or a modern third:
+- `last`: the encoder's last state in each direction (forward at the last piece, backward
+  at the first), concatenated: the summary the bridge of a translator starts from;
+- `mean`: the mean of the top layer's states over the real (non-padding) positions;
+- `attention`: a learned weighted mean, softmax(v . tanh(W h_i)) over the positions.
+A tagger labels each word from the encoder state at the word's first piece (bidirectional,
+so that state has read the whole sentence on both sides).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from s2s.config import ModelConfig
+from s2s.encoder import Encoder
+from s2s.tokenizer import PAD
+
+
+class Pooling(nn.Module):
+    """Encoder states (B, S, He) -> one vector per sentence (B, He)."""
+
+    def __init__(self, kind: str, size: int):
+        super().__init__()
+        self.kind = kind
+        if kind == "attention":
+            self.project = nn.Linear(size, size)
+            self.score = nn.Linear(size, 1, bias=False)
+
+    def forward(self, memory: torch.Tensor, final: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """memory (B, S, He), zeros on padding; final (B, He); mask (B, S), True on real pieces."""
+        if self.kind == "last":
+            return final
+        if self.kind == "mean":
+            return memory.sum(1) / mask.sum(1, keepdim=True).to(memory.dtype)
+        scores = self.score(torch.tanh(self.project(memory))).squeeze(-1)  # (B, S)
+        weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
+        return torch.bmm(weights.unsqueeze(1), memory).squeeze(1)  # (B, He)
+
+
+def head(size: int, hidden: int, labels: int, dropout: float) -> nn.Module:
+    """The output layer over the labels: linear, or with `hidden` > 0 a one-hidden-layer MLP."""
+    if hidden == 0:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(size, labels))
+    return nn.Sequential(nn.Dropout(dropout), nn.Linear(size, hidden), nn.Tanh(), nn.Dropout(dropout),
+                         nn.Linear(hidden, labels))
+
+
+def reset(model: nn.Module, encoder: Encoder) -> None:
+    """Uniform(-0.1, 0.1) for every weight, as for the translator, and a zero padding row."""
+    for p in model.parameters():
+        nn.init.uniform_(p, -0.1, 0.1)
+    with torch.no_grad():
+        encoder.embed.weight[PAD].zero_()
+
+
+class Classifier(nn.Module):
+    """N-to-1: a sentence in, one label's logits out."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int, num_labels: int):
+        super().__init__()
+        self.encoder = Encoder.from_config(config, vocab_size)
+        self.pooling = Pooling(config.pooling, self.encoder.output_size)
+        self.output = head(self.encoder.output_size, config.head_size, num_labels, config.dropout)
+        reset(self, self.encoder)
+
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S), src_len (B,) -> logits (B, L)."""
+        memory, final = self.encoder(src, src_len)  # (B, S, He), (B, He)
+        return self.output(self.pooling(memory, final, src != PAD))
+
+
+class Tagger(nn.Module):
+    """N-to-N: a sentence in, one label's logits for every word out."""
+
+    def __init__(self, config: ModelConfig, vocab_size: int, num_labels: int):
+        super().__init__()
+        self.encoder = Encoder.from_config(config, vocab_size)
+        self.output = head(self.encoder.output_size, config.head_size, num_labels, config.dropout)
+        reset(self, self.encoder)
+
+    def forward(self, src: torch.Tensor, src_len: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
+        """src (B, S), src_len (B,), first (B, W) word starts (-1 after the last word) ->
+        logits (N, L) for the N words, sentence by sentence, word by word."""
+        memory, _ = self.encoder(src, src_len)  # (B, S, He)
+        words = first >= 0  # (B, W)
+        at = first.clamp(min=0).unsqueeze(-1).expand(-1, -1, memory.size(-1))  # (B, W, He)
+        states = memory.gather(1, at)[words]  # (N, He)
+        return self.output(states)
+
+
+LABELERS = {"classify": Classifier, "tag": Tagger}
