@@ -100,6 +100,12 @@ def _damage(path: Path) -> str | None:
     return None
 
 
+def task_of(content: dict[str, Any]) -> str:
+    """The task a loaded checkpoint's model does (`translate` for those older than tasks)."""
+    config = content.get("config")
+    return config.get("task", "translate") if isinstance(config, dict) else "translate"
+
+
 def train_log(run_dir: str | Path) -> list[dict[str, Any]]:
     """A run's training log as its last.pt records it: one dict per log window (step, loss,
     tokens_per_s, ...)."""

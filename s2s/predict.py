@@ -39,7 +39,7 @@ class Predictor:
     def load(cls, model_path: str | Path, device: torch.device, batch_size: int = 64) -> "Predictor":
         path = checkpoint.resolve(model_path)
         content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
-        task = content["config"].get("task", "translate") if isinstance(content["config"], dict) else None
+        task = checkpoint.task_of(content)
         if task not in LABELERS:
             raise UserError(f"{path} is a translation model: use s2s translate -m {model_path}")
         if not isinstance(content.get("labels"), list):

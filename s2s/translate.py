@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +30,7 @@ from s2s.model import Seq2Seq
 from s2s.errors import UserError
 from s2s.penalty import length_penalty
 from s2s.quantize import quantize as quantize_model
+from s2s.result import UNATTENDED_RUN, UNATTENDED_WEIGHT, Translation, gap, join_nbest
 from s2s.search import Hypothesis, max_lengths, search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
@@ -40,24 +40,7 @@ log = logging.getLogger(__name__)
 
 CHUNK_BATCHES = 50  # batches' worth of lines read, sorted and translated at a time
 RETRIES = 3  # how many times a unit translated too short is cut in two again (into up to 8 parts)
-# A translation that leaves this many source pieces in a row with less attention than this
-# (summed over its steps) looks incomplete: on Multi30k validation (de-en) no line did,
-# while 4% of pairs of captions run together without a full stop did.
-UNATTENDED_RUN, UNATTENDED_WEIGHT = 6, 0.1
 LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
-
-
-@dataclass(frozen=True)
-class Translation:
-    """One translation of a line: detokenized text, its search score and hypothesis."""
-
-    text: str
-    score: float  # log-probability / length penalty (summed over parts); 0 for a blank line
-    hypothesis: Hypothesis | None  # None for a blank line or one translated in parts
-    src_ids: list[int] | None = None  # the source pieces translated (EOS last), with a hypothesis
-    length: int = 0  # target pieces, over all parts (EOS not counted)
-    src_length: int = 0  # source pieces translated, over all parts (EOS not counted)
-    parts: tuple["Translation", ...] = ()  # of a line translated in parts: each part's, in order
 
 
 @dataclass
@@ -86,8 +69,8 @@ class Translator:
         """
         path = checkpoint.resolve(model_path)
         content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
-        task = content["config"].get("task", "translate") if isinstance(content["config"], dict) else None
-        if task in ("classify", "tag"):
+        task = checkpoint.task_of(content)
+        if task != "translate":
             raise UserError(f"{path} is a {task} model, not a translator: use s2s predict -m {model_path}")
         try:
             config = from_dict(content["config"])
@@ -256,46 +239,3 @@ class Translator:
         """1-best texts for a stream."""
         for best in self.stream(lines):
             yield best[0].text
-
-
-def gap(translation: Translation) -> int:
-    """The longest run of source pieces (EOS not counted) that a translation's attention left
-    almost alone: each under UNATTENDED_WEIGHT, summed over the output steps. 0 for a model
-    without attention; for a line translated in parts, the longest in any part."""
-    if translation.parts:
-        return max(gap(part) for part in translation.parts)
-    if translation.hypothesis is None or not bool(translation.hypothesis.attention.any()):
-        return 0
-    longest = run = 0
-    for low in (translation.hypothesis.attention.sum(0)[:-1] < UNATTENDED_WEIGHT).tolist():  # (S - 1,)
-        run = run + 1 if low else 0
-        longest = max(longest, run)
-    return longest
-
-
-def join_nbest(parts: list[list[Translation]], n: int) -> list[Translation]:
-    """The n best translations of a line from its units' n-best lists: the combinations of
-    one translation per unit with the highest summed scores, texts joined by spaces."""
-    best = [Translation("", 0.0, None)]
-    for options in parts:
-        pairs = sorted(((a, b) for a in best for b in options), key=lambda ab: -(ab[0].score + ab[1].score))
-        best = [Translation(" ".join(t for t in (a.text, b.text) if t), a.score + b.score, None, None,
-                            a.length + b.length, a.src_length + b.src_length, a.parts + (b.parts or (b,)))
-                for a, b in pairs[:n]]
-    return best
-
-
-def scored_line(translation: Translation) -> str:
-    """`score<TAB>text`, the 1-best format of `s2s translate --scores`."""
-    return f"{translation.score:.4f}\t{translation.text}"
-
-
-def nbest_lines(line_number: int, translations: list[Translation], n: int) -> list[str]:
-    """Exactly n lines `line<TAB>rank<TAB>score<TAB>text` for one input line (1-based numbers).
-
-    Ranks that have no hypothesis (a blank line has only the empty one; a tiny vocabulary
-    may allow fewer than n) are printed with score -inf and empty text.
-    """
-    out = [f"{line_number}\t{rank}\t{t.score:.4f}\t{t.text}" for rank, t in enumerate(translations[:n], 1)]
-    out += [f"{line_number}\t{rank}\t{-math.inf}\t" for rank in range(len(out) + 1, n + 1)]
-    return out

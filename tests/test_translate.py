@@ -12,7 +12,8 @@ from s2s.model import Seq2Seq
 from s2s.config import SearchConfig
 from s2s.lengths import Lengths
 from s2s.tokenizer import EOS
-from s2s.translate import Translator, nbest_lines
+from s2s.result import nbest_lines
+from s2s.translate import Translator
 
 
 def translator(tokenizer, batch_size=3, beam=5) -> Translator:
@@ -253,7 +254,7 @@ def test_any_unicode_lines_get_one_output_line_each_in_order(tokenizer, lines):
 
 def test_gap_is_the_longest_run_of_source_pieces_left_unattended():
     from s2s.search import Hypothesis
-    from s2s.translate import UNATTENDED_RUN, Translation, gap
+    from s2s.result import UNATTENDED_RUN, Translation, gap
     attention = torch.zeros(4, 10)  # 9 source pieces and EOS
     attention[:, :3] = 0.3
     attention[:, 9] = 0.1

@@ -43,7 +43,7 @@ def info(model, as_json) -> None:
                        "joint": tokenizer.joint},
         "step": meta.get("step"),
     }
-    task = content["config"].get("task", "translate") if isinstance(content["config"], dict) else "translate"
+    task = checkpoint.task_of(content)
     if task == "translate":
         facts.update({
             "best_valid_bleu": _rounded(meta.get("best_bleu")),

@@ -91,8 +91,7 @@ def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_sr
 def _task_of(model: str) -> str:
     from s2s import checkpoint
 
-    config = checkpoint.load(checkpoint.resolve(model), require=("config",))["config"]
-    return config.get("task", "translate") if isinstance(config, dict) else "translate"
+    return checkpoint.task_of(checkpoint.load(checkpoint.resolve(model), require=("config",)))
 
 
 def _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only, batch_size, device_name) -> None:

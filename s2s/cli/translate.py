@@ -56,7 +56,7 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
       s2s translate -m runs/demo        # on a terminal: type a sentence, get its translation
     """
     from s2s.data import iter_lines, read_lines
-    from s2s.translate import nbest_lines, scored_line
+    from s2s.result import nbest_lines, scored_line
 
     setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
