@@ -24,7 +24,7 @@ import torch
 
 from s2s import checkpoint
 from s2s.labels import read_split
-from s2s.predict import Predictor
+from s2s.predictor import Predictor
 from s2s.labelscores import score_lines
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from s2s.data import read_parallel, split_path
-from s2s.metrics import score_all
-from s2s.translate import Translator
+from s2s.metrics import score
+from s2s.translator import Translator
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def score_paragraphs(translator: Translator, srcs: list[str], refs: list[str], l
     joined = [" ".join(lines[i] for i in g) for g in chosen]
     references = [" ".join(refs[i] for i in g) for g in chosen]
     ratios = [len(p.split()) / max(1, len(j.split())) for p, j in zip(paragraphs, joined)]
-    bleu, chrf = score_all(paragraphs, references)
-    bleu_lines, chrf_lines = score_all(joined, references)
+    bleu, chrf = score(paragraphs, references)
+    bleu_lines, chrf_lines = score(joined, references)
     words = sum(len(p.split()) for p in paragraphs) / max(1, sum(len(j.split()) for j in joined))
     return Row(max(map(len, chosen)), len(chosen), bleu.score, bleu_lines.score, chrf.score, chrf_lines.score,
                words, min(ratios))

@@ -21,8 +21,8 @@ import torch
 from s2s import checkpoint
 from s2s.configfile import from_dict
 from s2s.data import read_parallel, split_path
-from s2s.metrics import score_all
-from s2s.translate import Translator
+from s2s.metrics import score
+from s2s.translator import Translator
 
 SEARCHES = [(1, "none", 0.0)] + [(beam, penalty, alpha) for beam in (5, 10)
                                  for penalty, alpha in (("none", 0.0), ("length", 1.0), ("gnmt", 0.6))]
@@ -64,7 +64,7 @@ def main() -> None:
           f"default search beam {default.beam}, {default.length_penalty} {default.alpha}")
 
     def val_bleu(translator: Translator) -> float:
-        return score_all(translator.translate(val_src), val_ref)[0].score
+        return score(translator.translate(val_src), val_ref)[0].score
 
     scores = {}
     for name, path in candidates(run).items():
@@ -83,7 +83,7 @@ def main() -> None:
 
     test_src, test_ref = split(config, "test")
     start = time.perf_counter()
-    bleu, chrf = score_all(translator.translate(test_src), test_ref)
+    bleu, chrf = score(translator.translate(test_src), test_ref)
     seconds = time.perf_counter() - start
     progress = checkpoint.load(run / checkpoint.LAST, require=("progress",))["progress"]
     summary = {"run": str(run), "checkpoint": chosen, "beam": beam, "length_penalty": penalty, "alpha": alpha,

@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 
 from s2s.data import read_parallel
-from s2s.metrics import score_all
-from s2s.translate import Translator
+from s2s.metrics import score
+from s2s.translator import Translator
 
 
 def parse_args() -> argparse.Namespace:
@@ -65,7 +65,7 @@ def main() -> None:
         for batch_size in ([args.batch_size] if args.no_single else [args.batch_size, 1]):
             translator.batch_size = batch_size
             out, seconds = timed(translator, srcs, args.repeats if batch_size > 1 else 1)
-            bleu, chrf = score_all(out, refs)
+            bleu, chrf = score(out, refs)
             speed[beam, batch_size] = len(srcs) / seconds
             name = "greedy" if beam == 1 else f"beam {beam}"
             print(f"| {name} | {batch_size} | {bleu.score:.1f} | {chrf.score:.1f} | "

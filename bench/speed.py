@@ -40,8 +40,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from s2s import checkpoint
 from s2s.data import ParallelData, read_parallel, split_path
 from s2s.loss import batch_loss
-from s2s.metrics import score_all
-from s2s.translate import Translator
+from s2s.metrics import score
+from s2s.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("S2S_DATA", ROOT / "data"))
@@ -128,7 +128,7 @@ def train_flops(run_dir: Path, batches: int = 20) -> float:
     for indices in batch_list:
         batch = train.batch(indices)
         with FlopCounterMode(display=False) as counter:
-            batch_loss(model, batch, 0.1)[0].backward()  # as s2s.train computes it
+            batch_loss(model, batch, 0.1)[0].backward()  # as s2s.trainer computes it
         flops += counter.get_total_flops()
         pieces += train.counts(indices)[0]
     return flops / pieces
@@ -137,7 +137,7 @@ def train_flops(run_dir: Path, batches: int = 20) -> float:
 def profile_training(run_dir: Path, batches: int = 10) -> None:
     """The operators that take the most CPU time in a few training steps (forward, backward, Adam)."""
     model, train, batch_list = _training_batches(run_dir, batches)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as s2s.train has it
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as s2s.trainer has it
     with torch.profiler.profile() as prof:
         for indices in batch_list:
             batch_loss(model, train.batch(indices), 0.1)[0].backward()
@@ -288,7 +288,7 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
         for beam in (1, 5):
             translator.search = replace(translator.search, beam=beam)
             out, seconds, pieces = decode(translator, srcs, args.repeats)
-            bleu, chrf = score_all(out, refs)
+            bleu, chrf = score(out, refs)
             cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
                    "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet"]
             whole, _ = run_timed(cmd + (["--quantize", quantize] if quantize else []))

@@ -27,7 +27,7 @@ import torch
 from s2s import checkpoint
 from s2s.align import Model1, agreement
 from s2s.data import ParallelData
-from s2s.translate import Translator
+from s2s.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ["model.decoder.hidden_size=192", "train.valid_every=100000", "train.log_every=25",

@@ -1,7 +1,7 @@
 """A training run's bookkeeping: where it is, validation, checkpoints and early stopping.
 
 `Progress` is what `last.pt` records so that --resume continues exactly. `Bookkeeping`
-is the part of `s2s.train.Trainer` that scores the validation set, keeps best.pt,
+is the part of `s2s.trainer.Trainer` that scores the validation set, keeps best.pt,
 last.pt and the step checkpoints, counts patience and skipped (non-finite) steps, and
 restores a run from last.pt; it
 reads the trainer's config, task, run directory, process group, progress, tokenizer and
@@ -21,7 +21,7 @@ from s2s import checkpoint
 from s2s.errors import UserError
 from s2s.resume import own_rng, rng_state
 
-log = logging.getLogger("s2s.train")
+log = logging.getLogger("s2s.trainer")
 
 
 @dataclass

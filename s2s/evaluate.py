@@ -8,14 +8,14 @@ from tqdm import tqdm
 
 from s2s.data import read_lines, read_parallel
 from s2s.errors import UserError
-from s2s.metrics import Score, score_all
-from s2s.translate import Translator
+from s2s.metrics import Score, score
+from s2s.translator import Translator
 
 
 def score_files(hyp_path: str | Path, ref_path: str | Path) -> list[Score]:
     """BLEU and chrF of a hypothesis file against a reference file."""
     hyps, refs = read_parallel(Path(hyp_path), Path(ref_path))
-    return score_all(hyps, refs)
+    return score(hyps, refs)
 
 
 def score_lines(hyps: list[str], name: str, ref_path: str | Path) -> list[Score]:
@@ -24,7 +24,7 @@ def score_lines(hyps: list[str], name: str, ref_path: str | Path) -> list[Score]
     if len(hyps) != len(refs):
         raise UserError(f"{name} has {len(hyps)} lines but {ref_path} has {len(refs)}: "
                         "the files must be aligned line by line")
-    return score_all(hyps, refs)
+    return score(hyps, refs)
 
 
 def translate_and_score(translator: Translator, src_path: str | Path, ref_path: str | Path,
@@ -34,7 +34,7 @@ def translate_and_score(translator: Translator, src_path: str | Path, ref_path: 
     found = tqdm(translator.stream(srcs), total=len(srcs), unit=" lines", disable=not progress,
                  leave=False, desc="translating")
     hyps = [best[0].text for best in found]
-    return hyps, score_all(hyps, refs)
+    return hyps, score(hyps, refs)
 
 
 def reference_labels(task: str, path: str | Path, format: str) -> list[str]:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from sacrebleu.metrics import BLEU, CHRF
 
+from s2s.errors import UserError
+
 WIDTH = 1  # decimals, sacrebleu's command-line default
 
 
@@ -43,8 +45,8 @@ def chrf(hyps: list[str], refs: list[str]) -> Score:
     return _score(CHRF(), hyps, refs)
 
 
-def score_all(hyps: list[str], refs: list[str]) -> list[Score]:
-    """BLEU and chrF of hypotheses against one reference each (same number of lines)."""
+def score(hyps: list[str], refs: list[str]) -> list[Score]:
+    """BLEU and chrF2 of hypotheses against one reference each (same number of lines)."""
     if len(hyps) != len(refs):
-        raise ValueError(f"{len(hyps)} hypotheses but {len(refs)} references")
+        raise UserError(f"{len(hyps)} hypotheses but {len(refs)} references: they must pair up line by line")
     return [bleu(hyps, refs), chrf(hyps, refs)]

@@ -8,12 +8,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+
 from s2s.search import Hypothesis
 
 # A translation that leaves this many source pieces in a row with less attention than this
 # (summed over its steps) looks incomplete: on Multi30k validation (de-en) no line did,
 # while 4% of pairs of captions run together without a full stop did.
 UNATTENDED_RUN, UNATTENDED_WEIGHT = 6, 0.1
+
+
+@dataclass(frozen=True)
+class Attention:
+    """Where a translation looked: the weights of its output pieces over its source pieces.
+
+    A line translated in parts has each part's weights as one block of a block-diagonal
+    matrix, the parts in order.
+    """
+
+    weights: torch.Tensor  # (T, S) each output step's weights over the source pieces; a row sums to 1
+    source: list[str]  # the S source pieces, each part's EOS ("</s>") included
+    target: list[str]  # the T output pieces, "</s>" for a step that produced EOS
 
 
 @dataclass(frozen=True)

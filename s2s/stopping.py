@@ -1,7 +1,7 @@
 """When a training run stops: its wall-clock budget and the signals it received, agreed
 among all processes under torchrun so that every one stops at the same step.
 
-`Stopping` is mixed into `s2s.train.Trainer`; it reads the trainer's config, process
+`Stopping` is mixed into `s2s.trainer.Trainer`; it reads the trainer's config, process
 group, device, signals and clock.
 """
 
@@ -14,7 +14,7 @@ import time
 from s2s import checkpoint
 from s2s.errors import Interrupted
 
-log = logging.getLogger("s2s.train")
+log = logging.getLogger("s2s.trainer")
 
 
 class Stopping:

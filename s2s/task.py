@@ -1,7 +1,7 @@
 """What a training run changes with `task:` (translate, classify or tag), behind the one
 small interface the training loop calls.
 
-The loop (s2s.train) and its bookkeeping (s2s.bookkeeping) know batches, losses and a
+The loop (s2s.trainer) and its bookkeeping (s2s.bookkeeping) know batches, losses and a
 validation score, nothing more: a task reads its splits, builds its model, says what a
 batch's loss is and scores the validation split with its metric (higher is better; it
 picks best.pt and drives early stopping and the plateau schedule).

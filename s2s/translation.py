@@ -19,9 +19,9 @@ from s2s.metrics import bleu
 from s2s.model import Seq2Seq
 from s2s.task import Validation
 from s2s.tokenizer import Tokenizer
-from s2s.translate import Translator
+from s2s.translator import Translator
 
-log = logging.getLogger("s2s.train")
+log = logging.getLogger("s2s.trainer")
 
 
 class TranslateTask:

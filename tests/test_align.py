@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2s.align import NULL, Model1, agreement, guided_loss
-from s2s.train import train
+from s2s.trainer import train
 from tests.conftest import tiny_config
 
 

@@ -15,7 +15,7 @@ from s2s.distributed import Group
 from s2s.errors import UserError
 from s2s.model import Seq2Seq
 from s2s.tokenizer import PAD
-from s2s.train import Trainer
+from s2s.trainer import Trainer
 from tests.conftest import tiny_config
 
 

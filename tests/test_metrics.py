@@ -6,7 +6,7 @@ import pytest
 
 from s2s.evaluate import score_files
 from s2s.errors import UserError
-from s2s.metrics import score_all
+from s2s.metrics import score
 
 HYPS = ["The cat sat on the mat.", "A dog runs in the park!", "", "Zwei Männer stehen draußen."]
 REFS = ["The cat is sitting on the mat.", "A dog is running in a park!", "Empty line.",
@@ -28,11 +28,11 @@ def test_scores_equal_the_sacrebleu_command(tmp_path):
 
 
 def test_signature_and_full_precision_score():
-    bleu, chrf = score_all(HYPS, REFS)
+    bleu, chrf = score(HYPS, REFS)
     assert bleu.name == "BLEU" and "tok:13a" in bleu.signature and "case:mixed" in bleu.signature
     assert chrf.name == "chrF2" and "nc:6" in chrf.signature
     assert round(bleu.score, 1) == bleu.fields["score"]
-    assert score_all(REFS, REFS)[0].score == pytest.approx(100.0)
+    assert score(REFS, REFS)[0].score == pytest.approx(100.0)
 
 
 def test_unequal_files_name_both_counts(tmp_path):

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from s2s.data import read_lines, read_parallel, split_path
-from s2s.translate import Translator
+from s2s.translator import Translator
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

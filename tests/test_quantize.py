@@ -6,7 +6,7 @@ from torch import nn
 
 from s2s.errors import UserError
 from s2s.quantize import quantize
-from s2s.train import train
+from s2s.trainer import train
 from tests.conftest import tiny_config
 
 
@@ -18,7 +18,7 @@ def trained_demo(demo_corpus, tmp_path_factory):
 
 
 def test_int8_replaces_rnn_and_linear_layers_and_keeps_the_original(trained_demo):
-    from s2s.translate import Translator
+    from s2s.translator import Translator
 
     translator = Translator.load(trained_demo, torch.device("cpu"))
     model = translator.model
@@ -31,7 +31,7 @@ def test_int8_replaces_rnn_and_linear_layers_and_keeps_the_original(trained_demo
 
 def test_int8_predictions_stay_close_to_fp32(trained_demo, demo_corpus):
     from s2s.data import ParallelData, read_parallel
-    from s2s.translate import Translator
+    from s2s.translator import Translator
 
     fp32 = Translator.load(trained_demo, torch.device("cpu"))
     int8 = Translator.load(trained_demo, torch.device("cpu"), quantize="int8")

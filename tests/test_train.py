@@ -5,7 +5,7 @@ import torch
 
 from s2s import checkpoint
 from s2s.errors import UserError
-from s2s.train import train
+from s2s.trainer import train
 from tests.conftest import tiny_config
 
 
@@ -140,7 +140,7 @@ def test_sigterm_saves_last_pt_and_resume_matches_a_straight_run(small_corpus, t
     import signal
 
     from s2s.errors import Interrupted
-    from s2s.train import Trainer
+    from s2s.trainer import Trainer
 
     straight = train(tiny_config(small_corpus, max_steps=20), tmp_path / "straight")
     before = signal.getsignal(signal.SIGTERM)

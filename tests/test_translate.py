@@ -13,7 +13,7 @@ from s2s.config import SearchConfig
 from s2s.lengths import Lengths
 from s2s.tokenizer import EOS
 from s2s.result import nbest_lines
-from s2s.translate import Translator
+from s2s.translator import Translator
 
 
 def translator(tokenizer, batch_size=3, beam=5) -> Translator:
@@ -73,8 +73,8 @@ def test_each_output_line_belongs_to_its_input_line(tokenizer):
 
 
 def test_stream_keeps_order_across_chunks(tokenizer, monkeypatch):
-    import s2s.translate
-    monkeypatch.setattr(s2s.translate, "CHUNK_BATCHES", 1)  # chunks of 2 lines
+    import s2s.translator
+    monkeypatch.setattr(s2s.translator, "CHUNK_BATCHES", 1)  # chunks of 2 lines
     lines = LINES * 3
     assert list(copier(tokenizer, 2).translate_stream(iter(lines))) == EXPECTED * 3
 
@@ -123,7 +123,7 @@ AWKWARD = ["", "   ", "\t", "a\ttab", "ctrl \x01\x02\x1b chars", "nul \x00 byte"
 
 
 def test_awkward_lines_each_get_exactly_one_output_line(tokenizer):
-    from s2s.translate import LINE_BREAKS
+    from s2s.translator import LINE_BREAKS
     t = translator(tokenizer, beam=1)
     lines = AWKWARD + ["The dog sees a cat."] + AWKWARD
     out = t.translate(lines)
@@ -241,7 +241,7 @@ def test_a_file_of_200000_lines_is_streamed(tokenizer):
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40), max_size=8))
 def test_any_unicode_lines_get_one_output_line_each_in_order(tokenizer, lines):
-    from s2s.translate import LINE_BREAKS
+    from s2s.translator import LINE_BREAKS
     t = translator(tokenizer, batch_size=3, beam=1)
     t.max_src_len = 12
     t.search = SearchConfig(beam=1, max_len_a=0.5, max_len_b=5)

@@ -10,7 +10,6 @@ import yaml
 
 from s2s.cli.common import setup_logging
 from s2s.errors import UserError
-from s2s.metrics import WIDTH
 
 
 @click.command(short_help="Show a checkpoint's config, size, vocabulary and scores.")
@@ -24,53 +23,10 @@ def info(model, as_json) -> None:
       s2s info runs/demo
       s2s info runs/demo/last.pt --json
     """
-    from s2s import checkpoint
-    from s2s.tokenizer import Tokenizer
+    from s2s.summary import describe
 
     setup_logging(verbose=False)
-    path = checkpoint.resolve(model)
-    content = checkpoint.load(path, require=("config", "tokenizer", "model"))
-    try:
-        tokenizer = Tokenizer.from_state(content["tokenizer"])
-    except (RuntimeError, ValueError, TypeError, KeyError) as e:
-        raise UserError(f"{path}: the checkpoint's tokenizer cannot be read: {e}") from None
-    meta, progress = content.get("meta", {}), content.get("progress")
-    averaged = "averaged_steps" in meta
-    facts = {
-        "checkpoint": str(path),
-        "parameters": checkpoint.parameter_count(content["model"]),
-        "vocabulary": {"source": tokenizer.src_vocab_size, "target": tokenizer.tgt_vocab_size,
-                       "joint": tokenizer.joint},
-        "step": meta.get("step"),
-    }
-    task = checkpoint.task_of(content)
-    if task == "translate":
-        facts.update({
-            "best_valid_bleu": _rounded(meta.get("best_bleu")),
-            "best_step": meta.get("best_step"),
-            "valid_bleu_at_step": None if averaged else _rounded(meta.get("valid_bleu")),
-            "bleu_signature": meta.get("bleu_signature"),
-            "scored_with": "greedy search on the validation split (data.valid), sacrebleu corpus BLEU",
-        })
-    else:
-        score = lambda key: None if meta.get(key) is None else round(meta[key], 2)  # noqa: E731
-        facts.update({
-            "task": task, "labels": content.get("labels"),
-            "vocabulary": {"source": tokenizer.src_vocab_size},
-            "best_valid_accuracy": score("best_score"), "best_step": meta.get("best_step"),
-            "valid_accuracy_at_step": None if averaged else score("valid_score"),
-            "scored_with": "accuracy (%) on the validation split (data.valid)",
-        })
-    if averaged:
-        facts["validated"] = (f"no: this is the average of steps {', '.join(map(str, meta['averaged_steps']))}, "
-                              "never validated itself (the best validation score is the run's best single checkpoint's); "
-                              "score it with s2s eval -m")
-    if progress is not None:
-        facts["training"] = {"epoch": progress["epoch"], "skipped_steps": progress.get("skipped_steps", 0),
-                             "validations": len(progress["history"]), "interrupted": meta.get("interrupted", False)}
-    if averaged:
-        facts["averaged_steps"] = meta["averaged_steps"]
-    facts["config"] = content["config"]
+    facts = describe(model)
     if as_json:
         click.echo(json.dumps(facts, ensure_ascii=False))
         return
@@ -79,11 +35,6 @@ def info(model, as_json) -> None:
         click.echo(f"{key}: {json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value}")
     click.echo("config:")
     click.echo("  " + yaml.safe_dump(config, sort_keys=False).rstrip().replace("\n", "\n  "))
-
-
-def _rounded(bleu: float | None) -> float | None:
-    """A validation BLEU as sacrebleu prints it (one decimal)."""
-    return None if bleu is None else round(bleu, WIDTH)
 
 
 @click.command(short_help="Average the weights of a run's last N checkpoints.")

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import sys
 from collections.abc import Iterable
 
 import click
-import torch
 
 from s2s.atomic import atomic_file
 from s2s.errors import Interrupted, UserError
@@ -47,14 +45,6 @@ def setup_logging(verbose: bool) -> None:
     log.handlers[:] = [handler]
     log.setLevel(logging.INFO if verbose else logging.WARNING)
     log.propagate = False
-
-
-def device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("--device cuda: no CUDA GPU is available to torch here")
-    return torch.device(name)
 
 
 quiet_option = click.option("-q", "--quiet", is_flag=True,
@@ -96,15 +86,6 @@ def search_options(command):
     return command
 
 
-def apply_search(translator, **given) -> None:
-    """Applies the search options given on the command line over the run's `search` section."""
-    given = {key: value for key, value in given.items() if value is not None}
-    try:
-        translator.search = dataclasses.replace(translator.search, **given)
-    except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0
-        raise UserError(f"{e} (search options over the run's search section)") from None
-
-
 def write_lines(lines: Iterable[str], output: str, flush_each: bool = False) -> None:
     """Writes UTF-8 lines to stdout ('-') or to a file that appears only when complete.
 
@@ -142,10 +123,13 @@ def load_translator(model: str, device_name: str, batch_size: int, max_src_len: 
                     search: dict, quantize: str | None = None):
     """A Translator for -m MODEL with the command line's search, splitting and quantization
     options applied."""
-    from s2s.translate import Translator
+    from s2s.translator import Translator
 
-    translator = Translator.load(model, device(device_name), quantize=quantize, batch_size=batch_size)
-    apply_search(translator, **search)
+    translator = Translator.load(model, device_name, quantize=quantize, batch_size=batch_size)
+    try:
+        translator = translator.with_search(**search)
+    except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0
+        raise UserError(f"{e} (search options over the run's search section)") from None
     if max_src_len is not None:
         translator.max_src_len = max_src_len
     return translator

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from s2s.cli.common import (batch_option, device, device_option, load_translator, quantize_option, quiet_option,
+from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
                             search_options, setup_logging, show_progress, split_option)
 from s2s.errors import UserError
 from s2s.metrics import WIDTH
@@ -107,9 +107,9 @@ def _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only
         hyps = list(iter_lines(sys.stdin.buffer, "<stdin>")) if hyp == "-" else list(read_lines(hyp))
         scores = score_lines(task, hyps, reference_labels(task, ref, ref_format), hyp, ref)
     else:
-        from s2s.predict import Predictor
+        from s2s.predictor import Predictor
 
-        predictor = Predictor.load(model, device(device_name), batch_size=batch_size)
+        predictor = Predictor.load(model, device_name, batch_size=batch_size)
         if (src is None) != (ref is None):
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
         if src is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from s2s.cli.common import (batch_option, device, device_option, quiet_option, setup_logging, show_progress,
+from s2s.cli.common import (batch_option, device_option, quiet_option, setup_logging, show_progress,
                             write_results)
 from s2s.cli.translate import utf8_option
 from s2s.errors import UserError
@@ -45,12 +45,12 @@ def predict(model, input_file, input_format, output, utf8_errors, batch_size, de
     """
     from s2s.data import iter_lines, read_lines
     from s2s.labels import read_inputs
-    from s2s.predict import Predictor
+    from s2s.predictor import Predictor
 
     setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
-    predictor = Predictor.load(model, device(device_name), batch_size=batch_size)
+    predictor = Predictor.load(model, device_name, batch_size=batch_size)
     if input_format != "text":
         if input_file == "-":
             raise click.UsageError(f"--format {input_format} reads a file: give it with -i FILE")

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import click
 
-from s2s.cli.common import device, device_option, quiet_option, setup_logging, show_progress
-from s2s.errors import UserError
+from s2s.cli.common import device_option, quiet_option, setup_logging, show_progress
 
 
 @click.command(short_help="Train a model into a run directory.")
@@ -29,19 +27,14 @@ def train(config_path, overrides, run_dir, resume, device_name, quiet) -> None:
       s2s train -c configs/demo.yaml -o runs/demo --set train.max_steps=2000
       s2s train -o runs/demo --resume
     """
-    from s2s.configfile import load_config
-    from s2s.train import train as run_training
+    from s2s.trainer import run_config
+    from s2s.trainer import train as run_training
 
     setup_logging(verbose=True)
-    if config_path is None:
-        if not (resume and run_dir):
-            raise click.UsageError("give a config with -c (or -o RUN_DIR --resume to continue a run)")
-        if not (Path(run_dir) / "last.pt").is_file():
-            raise UserError(f"--resume: {Path(run_dir) / 'last.pt'} does not exist (nothing to resume)")
-        config_path = str(Path(run_dir) / "config.yaml")
-    run_dir = run_dir or str(Path("runs") / Path(config_path).stem)
-    config = load_config(config_path, overrides)
-    progress = run_training(config, run_dir, resume=resume, device=device(device_name),
+    if config_path is None and not (resume and run_dir):
+        raise click.UsageError("give a config with -c (or -o RUN_DIR --resume to continue a run)")
+    config, run_dir = run_config(config_path, run_dir, overrides, resume)
+    progress = run_training(config, run_dir, resume=resume, device=device_name,
                             progress_bar=show_progress(quiet))
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for all
         metric = "BLEU" if config.task == "translate" else "accuracy"

@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
-import torch
 from tqdm import tqdm
 
 from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
@@ -83,7 +82,7 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
     if plot_dir is not None:
         _check_attention(translator, model)
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
-        results = _plotting(results, translator.tokenizer, Path(plot_dir))
+        results = _plotting(results, translator, Path(plot_dir))
     if nbest is not None:
         out = (row for i, found in enumerate(results, 1) for row in nbest_lines(i, found, nbest))
     elif scores:
@@ -106,24 +105,16 @@ def _check_attention(translator, model: str) -> None:
         raise UserError(f"{model} has no attention to plot (model.decoder.attention: none)")
 
 
-def _plotting(results: Iterable[list], tokenizer, directory: Path) -> Iterator[list]:
+def _plotting(results: Iterable[list], translator, directory: Path) -> Iterator[list]:
     """Passes results through, writing a heatmap of each line's best translation on the way."""
     from s2s.plot import attention_heatmap
 
     for number, found in enumerate(results, 1):
-        best = found[0]
-        parts = best.parts or ((best,) if best.hypothesis is not None else ())  # none for a blank line
-        if parts:  # a line translated in parts: each part's attention, one after the other
-            weights = torch.block_diag(*(p.hypothesis.attention for p in parts))
-            src = [piece for p in parts for piece in tokenizer.src_pieces(p.src_ids)]
-            out = [piece for p in parts for piece in _output_pieces(tokenizer, p.hypothesis)]
-            attention_heatmap(weights, src, out, directory / f"{number:06d}.png", title=best.text)
+        attention = translator.attention(found[0])
+        if attention is not None:  # none for a blank line
+            attention_heatmap(attention.weights, attention.source, attention.target,
+                              directory / f"{number:06d}.png", title=found[0].text)
         yield found
-
-
-def _output_pieces(tokenizer, hypothesis) -> list[str]:
-    pieces = tokenizer.tgt_pieces(hypothesis.tokens)
-    return pieces + ["</s>"] * (len(hypothesis.attention) - len(pieces))  # the EOS step, if any
 
 
 @click.command(name="plot-attention", short_help="Draw the attention of one sentence's translation.")
@@ -160,7 +151,7 @@ def plot_attention(model, source, reference, output, device_name, **search) -> N
         best = translator.force(source, reference)
     else:
         best = translator.nbest([source], 1)[0][0]
-    attention_heatmap(best.hypothesis.attention, translator.tokenizer.src_pieces(best.src_ids),
-                      _output_pieces(translator.tokenizer, best.hypothesis), output, title=best.text)
+    attention = translator.attention(best)
+    attention_heatmap(attention.weights, attention.source, attention.target, output, title=best.text)
     click.echo(f"{best.score:.4f}\t{best.text}")
     click.echo(f"attention written to {output}", err=True)

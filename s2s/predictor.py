@@ -17,6 +17,7 @@ from torch import nn
 from s2s import checkpoint
 from s2s.config import Config
 from s2s.configfile import from_dict
+from s2s.devices import resolve_device
 from s2s.errors import UserError
 from s2s.labeled import collate, encode_inputs
 from s2s.labeler import LABELERS
@@ -36,7 +37,9 @@ class Predictor:
         self.task, self.batch_size = config.task, batch_size
 
     @classmethod
-    def load(cls, model_path: str | Path, device: torch.device, batch_size: int = 64) -> "Predictor":
+    def load(cls, model_path: str | Path, device: str | torch.device = "auto", batch_size: int = 64) -> "Predictor":
+        """Loads a classify or tag checkpoint (or a run directory's best.pt) onto `device`
+        ("auto": a CUDA GPU when there is one)."""
         path = checkpoint.resolve(model_path)
         content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
         task = checkpoint.task_of(content)
@@ -53,7 +56,7 @@ class Predictor:
         except (UserError, RuntimeError, ValueError, TypeError, KeyError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise UserError(f"{path}: the checkpoint's parts do not fit together: {first}") from None
-        return cls(model, tokenizer, labels, config, device, batch_size)
+        return cls(model, tokenizer, labels, config, resolve_device(device), batch_size)
 
     def inputs(self, lines: list[str]) -> list:
         """What the model reads from raw lines: the text, or a tag line's words."""

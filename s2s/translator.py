@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 import logging
 import re
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +27,12 @@ from s2s import checkpoint
 from s2s.config import Config, SearchConfig
 from s2s.configfile import from_dict
 from s2s.data import collate, source_batch
+from s2s.devices import resolve_device
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
 from s2s.penalty import length_penalty
 from s2s.quantize import quantize as quantize_model
-from s2s.result import UNATTENDED_RUN, UNATTENDED_WEIGHT, Translation, gap, join_nbest
+from s2s.result import UNATTENDED_RUN, UNATTENDED_WEIGHT, Attention, Translation, gap, join_nbest
 from s2s.search import Hypothesis, max_lengths, search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
@@ -58,10 +60,10 @@ class Translator:
     src_lang: str = "en"  # the source language, for the sentence splitter
 
     @classmethod
-    def load(cls, model_path: str | Path, device: torch.device, quantize: str | None = None,
+    def load(cls, model_path: str | Path, device: str | torch.device = "auto", quantize: str | None = None,
              **settings) -> "Translator":
-        """Loads a checkpoint file or a run directory's best checkpoint (`quantize`="int8":
-        with int8 weights, for the CPU).
+        """Loads a checkpoint file or a run directory's best checkpoint onto `device` ("auto":
+        a CUDA GPU when there is one; `quantize`="int8": with int8 weights, for the CPU).
 
         Search settings default to the run's `search` section and the longest sentence
         translated whole to the longest training sentence (`s2s.lengths`; `data.max_len` for
@@ -85,10 +87,22 @@ class Translator:
         settings.setdefault("max_src_len", lengths.src_max if lengths else config.data.max_len)
         settings.setdefault("lengths", lengths)
         settings.setdefault("src_lang", config.data.src_lang)
+        device = resolve_device(device)
         model = model.to(device).eval()
         if quantize is not None:
             model = quantize_model(model, quantize, device)
         return cls(model, tokenizer, device, config=config, **settings)
+
+    def with_search(self, **options) -> "Translator":
+        """A translator that shares this one's model and searches with `options` (beam,
+        length_penalty, alpha, min_len, max_len_a, max_len_b) over this one's; None keeps a
+        setting as it is."""
+        given = {key: value for key, value in options.items() if value is not None}
+        unknown = sorted(set(given) - {f.name for f in dataclasses.fields(SearchConfig)})
+        if unknown:
+            raise UserError(f"unknown search option {unknown[0]!r}; expected one of "
+                            f"{[f.name for f in dataclasses.fields(SearchConfig)]}")
+        return dataclasses.replace(self, search=dataclasses.replace(self.search, **given))
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines (1-best); blank lines come back empty."""
@@ -111,6 +125,20 @@ class Translator:
             out[i] = parts[0] if len(parts) == 1 else join_nbest(parts, n)
             self._warn_if_incomplete(first_line + i, plan, parts)
         return out
+
+    def attention(self, translation: Translation) -> Attention | None:
+        """The attention of a translation from `nbest` or `force` over its pieces (None for a
+        blank line); a line translated in parts shows each part's in turn."""
+        parts = translation.parts or ((translation,) if translation.hypothesis is not None else ())
+        if not parts:
+            return None
+        source, target = [], []
+        for part in parts:
+            source += self.tokenizer.src_pieces(part.src_ids)
+            pieces = self.tokenizer.tgt_pieces(part.hypothesis.tokens)
+            target += pieces + ["</s>"] * (len(part.hypothesis.attention) - len(pieces))  # the EOS step, if any
+        weights = torch.block_diag(*(part.hypothesis.attention for part in parts))  # (T, S)
+        return Attention(weights, source, target)
 
     def _plan(self, lines: list[str], numbers: list[int]) -> tuple[list[list[str]], dict[str, list[int]]]:
         """What is translated of each line (the line itself, or its sentences and their
