@@ -196,6 +196,12 @@ def test_info_describes_a_checkpoint(trained):
     assert "skipped_steps" in text.stdout
 
 
+def test_a_reader_that_stops_early_is_not_an_error(trained):
+    shell = f"{sys.executable} -m s2s info {trained} | true"  # gone before s2s writes a line
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", shell], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr == ""
+
+
 def test_info_rounds_bleu_as_sacrebleu_does_and_says_an_average_was_not_validated(trained, tmp_path):
     from s2s import checkpoint
     content = checkpoint.load(trained / "best.pt")

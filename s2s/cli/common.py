@@ -27,6 +27,9 @@ class Group(click.Group):
             return super().invoke(ctx)
         except UserError as e:
             raise click.ClickException(str(e)) from None
+        except BrokenPipeError:  # the reader stopped early (`s2s info RUN | head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no flush error at exit
+            ctx.exit(0)
         except OSError as e:  # the file system refused: a path that is a file, no permission, disk full
             where = f"{e.filename}: " if e.filename else ""
             raise click.ClickException(f"{where}{e.strerror or e}") from None
