@@ -12,15 +12,24 @@ PIP_TORCH_ARGS ?=
 S2S_DATA ?= $(if $(wildcard ../shared/data/multi30k),$(abspath ../shared/data),data)
 export S2S_DATA
 
-.PHONY: setup demo test test-fast multi30k bench bench-search bench-variants quality clean
+.PHONY: setup browser demo test test-fast multi30k bench bench-search bench-variants bench-serve quality clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt $(PIP_TORCH_ARGS) torch==2.13.0+cpu
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev,serve]'
 	touch $@
+
+# The page test drives Debian's Chromium: installed here with apt-get where that can be done
+# (as root, on Debian); elsewhere tests/test_page.py skips and says why.
+browser:
+	@if [ ! -x /usr/bin/chromedriver ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium and chromium-driver (apt-get) for the page test"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    chromium chromium-driver) >/dev/null 2>&1 || echo "could not install chromium: the page test will skip"; \
+	fi
 
 DEMO_DATA := data/demo/.generated
 
@@ -40,7 +49,7 @@ demo: $(STAMP) $(DEMO_DATA)
 	@$(BIN)/s2s eval --hyp runs/demo/test.hyp --ref data/demo/test.tgt
 	@echo "demo test BLEU: $$($(BIN)/s2s eval --hyp runs/demo/test.hyp --ref data/demo/test.tgt -b | head -n 1)"
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -64,6 +73,11 @@ bench-search: $(STAMP)
 # (about 15 minutes on 2 cores). BENCH_ARGS=--peers adds Joey NMT and OpenNMT-py.
 bench: $(STAMP)
 	$(BIN)/python bench/speed.py -m $(M30K_RUN) $(BENCH_ARGS)
+
+# Load test of s2s serve with the model `make multi30k` trains: 1, 8 and 64 concurrent clients,
+# batching on and off, against s2s translate (about 10 minutes on 2 cores).
+bench-serve: $(STAMP)
+	$(BIN)/python bench/serve.py -m $(M30K_RUN)
 
 # Every architecture (cells, attention variants, no attention with each context) trained for
 # the same wall-clock budget on the demo corpus (about 25 minutes on 2 cores).

@@ -14,6 +14,7 @@ from s2s.cli.checkpoints import average, info
 from s2s.cli.common import Group
 from s2s.cli.evaluate import evaluate
 from s2s.cli.predict import predict
+from s2s.cli.serve import serve
 from s2s.cli.train import train
 from s2s.cli.translate import plot_attention, translate
 
@@ -30,11 +31,12 @@ def main() -> None:
       s2s translate -m runs/demo < data/demo/test.src > hyp.txt
       s2s eval --hyp hyp.txt --ref data/demo/test.tgt
       s2s info runs/demo/best.pt
+      s2s serve -m runs/demo    # JSON API and attention page on http://127.0.0.1:8000
 
     Exit status: 0 ok, 1 a mistake in a file, option or config (the message names it),
     2 a usage error, 130/143 stopped by Ctrl-C/SIGTERM.
     """
 
 
-for command in (train, translate, predict, evaluate, plot_attention, info, average):
+for command in (train, translate, predict, evaluate, plot_attention, info, average, serve):
     main.add_command(command)
