@@ -1,4 +1,4 @@
-"""The public Python API, used only through the names `s2s` exports, does what the README says."""
+"""The public Python API, used only through the names `s2s` exports, does what docs/python.md says."""
 
 import subprocess
 import sys
@@ -23,7 +23,7 @@ def test_the_public_names_are_exported_and_import_s2s_stays_light():
 
 @pytest.fixture(scope="module")
 def trained(demo_corpus, tmp_path_factory):
-    """s2s.train on a config file with overrides, as the README shows."""
+    """s2s.train on a config file with overrides, as docs/python.md shows."""
     run = tmp_path_factory.mktemp("api") / "run"
     progress = s2s.train(ROOT / "configs" / "demo.yaml", run, device="cpu", overrides=[
         f"data.train={demo_corpus / 'train'}", f"data.valid={demo_corpus / 'valid'}",
