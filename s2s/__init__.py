@@ -28,7 +28,7 @@ _EXPORTS = {
     "Translation": "s2s.result",
     "Attention": "s2s.result",
     "Predictor": "s2s.predictor",
-    "train": "s2s.trainer",
+    "train": "s2s.run",
     "Progress": "s2s.bookkeeping",
     "Config": "s2s.config",
     "SearchConfig": "s2s.config",
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from s2s.predictor import Predictor
     from s2s.result import Attention, Translation
     from s2s.summary import describe
-    from s2s.trainer import train
+    from s2s.run import train
     from s2s.translator import Translator
 
 

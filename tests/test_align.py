@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2s.align import NULL, Model1, agreement, guided_loss
-from s2s.trainer import train
+from s2s.run import train
 from tests.conftest import tiny_config
 
 

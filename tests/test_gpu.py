@@ -41,7 +41,7 @@ def test_a_training_step_on_cuda():
 
 def test_training_on_cuda_with_bf16_autocast(demo_corpus, tmp_path):
     from s2s import checkpoint
-    from s2s.trainer import train
+    from s2s.run import train
     from tests.conftest import tiny_config
     progress = train(tiny_config(demo_corpus, max_steps=10), tmp_path / "run", device=torch.device("cuda"))
     assert progress.step == 10 and progress.skipped_steps == 0
@@ -65,7 +65,7 @@ def test_decoder_variants_step_by_step_equal_teacher_forced_on_cuda(variant):
 
 
 def test_guided_alignment_training_with_bf16_on_cuda(demo_corpus, tmp_path):
-    from s2s.trainer import train
+    from s2s.run import train
     from tests.conftest import tiny_config
     progress = train(tiny_config(demo_corpus, max_steps=10, guided_alignment=1.0, lr_schedule="cosine"),
                      tmp_path / "run", device=torch.device("cuda"))

@@ -37,7 +37,7 @@ def test_a_corpus_of_only_short_pairs_has_no_ratio_to_judge_by():
 
 def test_a_trained_run_keeps_its_lengths_in_every_checkpoint(demo_corpus, tmp_path):
     from s2s import checkpoint
-    from s2s.trainer import train
+    from s2s.run import train
     from tests.conftest import tiny_config
     train(tiny_config(demo_corpus, max_steps=10, valid_every=10), tmp_path / "run")
     for name in ("best.pt", "last.pt"):

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from s2s import checkpoint
 from s2s.cli import main
 from s2s.configfile import dump_config, from_dict
-from s2s.trainer import train
+from s2s.run import train
 
 POSITIVE, NEGATIVE = ["good", "great", "fine", "lovely"], ["bad", "awful", "dull", "boring"]
 FILLER = ["the", "film", "was", "a", "plot", "very", "and", "actors", "it", "story"]

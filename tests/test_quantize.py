@@ -6,7 +6,7 @@ from torch import nn
 
 from s2s.errors import UserError
 from s2s.quantize import quantize
-from s2s.trainer import train
+from s2s.run import train
 from tests.conftest import tiny_config
 
 

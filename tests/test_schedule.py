@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from s2s.schedule import budget_spent, scheduled_lr
-from s2s.trainer import train
+from s2s.run import train
 from tests.conftest import tiny_config
 
 

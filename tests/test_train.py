@@ -5,7 +5,7 @@ import torch
 
 from s2s import checkpoint
 from s2s.errors import UserError
-from s2s.trainer import train
+from s2s.run import train
 from tests.conftest import tiny_config
 
 

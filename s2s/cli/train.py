@@ -27,8 +27,8 @@ def train(config_path, overrides, run_dir, resume, device_name, quiet) -> None:
       s2s train -c configs/demo.yaml -o runs/demo --set train.max_steps=2000
       s2s train -o runs/demo --resume
     """
-    from s2s.trainer import run_config
-    from s2s.trainer import train as run_training
+    from s2s.run import run_config
+    from s2s.run import train as run_training
 
     setup_logging(verbose=True)
     if config_path is None and not (resume and run_dir):
