@@ -1,6 +1,6 @@
 """Drives the server's page in headless Chromium: types lines, translates, points at a word of
-the translation, and saves a screenshot (the one in docs/serving.md). tests/test_page.py uses
-the same functions.
+the translation, and saves a screenshot (the one in docs/serving.md). tests/test_page.py and
+tests/test_serve.py use the same functions (`serve` starts the server).
 
     .venv/bin/python docs/screenshot.py -m runs/multi30k_de_en --text "Ein Hund rennt durch den Schnee." -o docs/serve.png
 
@@ -51,18 +51,20 @@ def browser(profile: str):
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
 
 
-def serve(model: str | Path) -> tuple[subprocess.Popen, str]:
-    """`s2s serve` on a free port of 127.0.0.1, once it answers; returns (process, URL)."""
+def serve(model: str | Path, *options: str, stderr=subprocess.DEVNULL) -> tuple[subprocess.Popen, str]:
+    """`s2s serve -m MODEL OPTIONS` on a free port of 127.0.0.1, once it answers; returns
+    (process, URL ending in /)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "s2s", "serve", "-m", str(model), "--port", str(port)],
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "-m", "s2s", "serve", "-m", str(model), "--port", str(port),
+                                *options], stderr=stderr, text=True)
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"s2s serve -m {model} exited with status {process.returncode}")
+            said = process.stderr.read() if stderr == subprocess.PIPE else ""
+            raise RuntimeError(f"s2s serve -m {model} exited with status {process.returncode}: {said}")
         try:
             urllib.request.urlopen(url + "health", timeout=1)
             return process, url
@@ -85,8 +87,8 @@ def translate_on_page(driver, url: str, text: str, word: int = 0, wait: float = 
     box.clear()
     box.send_keys(text)
     driver.find_element(By.ID, "translate").click()
-    WebDriverWait(driver, wait).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "#heatmap td")))
-    words = driver.find_elements(By.CSS_SELECTOR, "#target-words .word")
+    WebDriverWait(driver, wait).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".heatmap td")))
+    words = driver.find_elements(By.CSS_SELECTOR, ".target-words .word")
     if words:
         ActionChains(driver).move_to_element(words[min(word, len(words) - 1)]).perform()
 

@@ -38,8 +38,9 @@ class TranslateRequest(BaseModel):
     length_penalty: Penalty | None = Field(None, description="none, length (L^alpha) or gnmt (((5+L)/6)^alpha).")
     alpha: float | None = Field(None, ge=0, le=MAX_ALPHA, allow_inf_nan=False,
                                 description="Length penalty exponent.")
-    attention: bool = Field(False, description="Also return the attention of each line's best translation: "
-                                               "source and target pieces and the weights (target rows, source columns).")
+    attention: bool = Field(False, description="Also return the attention of each line's best translation, one "
+                                               "block per sentence (or part) translated: source and target "
+                                               "pieces and the weights (target rows, source columns).")
 
 
 class Scored(BaseModel):
@@ -57,7 +58,7 @@ class LineResult(BaseModel):
     text: str
     score: float
     nbest: list[Scored] | None = None
-    attention: AttentionJson | None = None
+    attention: list[AttentionJson] | None = None
 
 
 class TranslateResponse(BaseModel):
@@ -110,6 +111,8 @@ def body_problem(body: bytes) -> str | None:
         return f"the request body is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
     except RecursionError:
         return "the request body is not valid JSON here: it is nested too deeply"
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        return f"the request body is not valid JSON here: {e}"
     if not isinstance(value, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(value), "a number")
         return f"the request body must be a JSON object such as {EXAMPLE}, not {kind}"
@@ -130,16 +133,16 @@ def line_problem(index: int, line: str, max_chars: int) -> tuple[int, str] | Non
     return None
 
 
-def line_result(found: list[Translation], nbest: bool, attention: bool, weights: Attention | None) -> dict[str, Any]:
+def line_result(found: list[Translation], nbest: bool, attention: list[Attention] | None) -> dict[str, Any]:
     """A line's JSON result: the best translation and its score; with `nbest`, the n-best
-    list; with `attention`, the best translation's `weights` (None for an empty line)."""
+    list; with `attention` (None: not asked for), the best translation's attention, a block
+    per part translated (none for an empty line)."""
     best = found[0]
     out: dict[str, Any] = {"text": best.text, "score": best.score}
     if nbest:
         out["nbest"] = [{"text": t.text, "score": t.score} for t in found if math.isfinite(t.score)]
-    if attention:
-        out["attention"] = None if weights is None else {
-            "source": weights.source, "target": weights.target,
-            "weights": [[round(w, 4) for w in row] for row in weights.weights.tolist()],
-        }
+    if attention is not None:
+        out["attention"] = [{"source": part.source, "target": part.target,
+                             "weights": [[round(w, 4) for w in row] for row in part.weights.tolist()]}
+                            for part in attention]
     return out

@@ -8,8 +8,11 @@ that line with the same search settings.
 Nothing a client sends names a file: the page's three files are read once at start-up,
 and a request is only ever text and search options, checked before anything runs (size,
 UTF-8, JSON, fields, types, ranges, lines). A full queue answers 503 with Retry-After, a
-request not done within the time limit 503 too; a bug while translating answers 500 and
-the server goes on.
+request not done within the time limit 503 too, and either way its lines leave the queue,
+as do those of a client that disconnects; a bug while translating answers 500 and the
+server goes on. Attention is returned for a bounded number of lines, a block per sentence
+(its size grows with a sentence's length, not a paragraph's), and written off the event
+loop.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib.resources
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +39,7 @@ from s2s.payload import (ErrorResponse, TranslateRequest, TranslateResponse, bod
                          line_result)
 from s2s.translator import Translator
 
+DISCONNECT_POLL = 0.5  # seconds between checks that a waiting client is still there
 PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
               "/page.js": ("page.js", "text/javascript; charset=utf-8"),
               "/page.css": ("page.css", "text/css; charset=utf-8")}
@@ -40,22 +47,17 @@ PAGE_FILES = {"/": ("index.html", "text/html; charset=utf-8"),
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may ask and how the server batches (the `s2s serve` options)."""
+    """What one request may ask and how the server batches: the `s2s serve` options, by name."""
 
     max_request_bytes: int = 1 << 20
     max_lines: int = 256  # per request
     max_line_chars: int = 4000  # per line; a long line is cut into sentences and parts as translate does
-    max_queued: int = 4096  # lines waiting for the worker; more get 503
+    max_queue: int = 4096  # lines waiting for the worker; more get 503
     timeout: float = 60.0  # seconds a request may wait for its translations
-    batch_wait: float = 0.005  # seconds the worker waits for more requests to join a batch
+    batch_wait_ms: float = 5.0  # the gap between arrivals that ends a batch
     max_batch_lines: int = 256
     batching: bool = True
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.headers = status, headers
+    max_attention_lines: int = 32  # per request that asks for attention (its weights are large)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -105,19 +107,23 @@ class BodyCheck:
         await self.app(scope, replay, send)
 
 
-def translate_lines(translator: Translator, key: tuple, lines: list[str]) -> list[dict[str, Any]]:
-    """The JSON results of lines translated with the settings in `key` (runs in the worker)."""
-    search, n, nbest, attention = key
-    if search != translator.search:
-        translator = dataclasses.replace(translator, search=search)
-    found = translator.nbest(lines, n)
-    return [line_result(f, nbest, attention, translator.attention(f[0]) if attention else None) for f in found]
+def translate_lines(translator: Translator, key: tuple, items: list[tuple[str, bool, bool]],
+                    stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
+    """The JSON results of lines translated with the search and n-best size in `key` (runs
+    in the worker); each item is (line, n-best list wanted, attention wanted). `stop` is
+    asked between batches of search: true stops the translation (`s2s.translator.Stopped`)."""
+    search, n = key
+    translator = dataclasses.replace(translator, search=search, stop=stop)
+    found = translator.nbest([line for line, _, _ in items], n)
+    return [line_result(f, nbest, translator.attention_parts(f[0]) if attention else None)
+            for f, (_, nbest, attention) in zip(found, items)]
 
 
 def create_app(translator: Translator, limits: Limits = Limits(), info: dict[str, Any] | None = None) -> FastAPI:
     """The ASGI app serving `translator`; `info` is what GET /info shows of the model."""
-    batcher = Batcher(lambda key, lines: translate_lines(translator, key, lines), wait=limits.batch_wait,
-                      max_lines=limits.max_batch_lines, max_queued=limits.max_queued, batching=limits.batching)
+    batcher = Batcher(lambda key, items, stop: translate_lines(translator, key, items, stop),
+                      wait=limits.batch_wait_ms / 1000, max_items=limits.max_batch_lines, max_queued=limits.max_queue,
+                      batching=limits.batching)
     web = importlib.resources.files("s2s") / "web"
     page = {route: (web.joinpath(name).read_bytes(), kind) for route, (name, kind) in PAGE_FILES.items()}
 
@@ -132,17 +138,16 @@ def create_app(translator: Translator, limits: Limits = Limits(), info: dict[str
     app.state.batcher = batcher
     app.add_middleware(BodyCheck, max_bytes=limits.max_request_bytes)
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, e: ApiError):
-        return _error(e.status, str(e), e.headers)
-
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, e: RequestValidationError):
         return _error(422, error_message(list(e.errors())))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, e: HTTPException):
-        return _error(e.status_code, str(e.detail), getattr(e, "headers", None))
+        message = str(e.detail)
+        if e.status_code == 404:
+            message += ": the routes are GET /, /health, /info, /openapi.json and POST /translate"
+        return _error(e.status_code, message, getattr(e, "headers", None))
 
     for route, (content, kind) in page.items():
         app.add_api_route(route, _static(content, kind), methods=["GET"], include_in_schema=False)
@@ -150,7 +155,7 @@ def create_app(translator: Translator, limits: Limits = Limits(), info: dict[str
     @app.get("/health", summary="Whether the server is up, and how much work is waiting.")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "queued_lines": batcher.queued, "unanswered_lines": batcher.unanswered,
-                "batches": batcher.batches, "lines_translated": batcher.lines_run}
+                "batches": batcher.batches, "lines_translated": batcher.items_run}
 
     @app.get("/info", summary="What the model is (s2s info --json, without paths) and the server's limits.")
     async def model_info() -> dict[str, Any]:
@@ -161,43 +166,62 @@ def create_app(translator: Translator, limits: Limits = Limits(), info: dict[str
 
     @app.post("/translate", response_model=TranslateResponse, responses=errors,
               summary="Translate lines: one result per line, in order.")
-    async def translate(request: TranslateRequest) -> JSONResponse:
+    async def translate(request: TranslateRequest, connection: Request) -> Response:
         key = _job_key(translator, request, limits)
+        items = [(line, request.nbest is not None, request.attention) for line in request.text]
         try:
-            future = batcher.submit(request.text, key)
+            job = batcher.submit(items, key)
         except Full as e:
-            raise ApiError(503, f"the server is busy: {e}; try again shortly", {"Retry-After": "1"}) from None
-        try:
-            results = await asyncio.wait_for(asyncio.wrap_future(future), limits.timeout)
-        except asyncio.TimeoutError:
-            raise ApiError(503, f"not translated within this server's limit of {limits.timeout:g} s (--timeout): "
-                                "it is busy, or the request is too large", {"Retry-After": "1"}) from None
-        except Exception:
-            raise ApiError(500, "translating this request failed; the server's log says why") from None
-        return JSONResponse({"translations": results})
+            raise HTTPException(503, f"the server is busy: {e}; try again shortly", {"Retry-After": "1"}) from None
+        future = asyncio.wrap_future(job)
+        deadline = time.monotonic() + limits.timeout
+        while not future.done():  # a client that left, or waited too long, is not translated for
+            await asyncio.wait([future], timeout=min(DISCONNECT_POLL, max(0.0, deadline - time.monotonic())))
+            if not future.done() and await connection.is_disconnected():
+                future.cancel()
+                batcher.abandon(job)
+                return Response(status_code=499)  # nobody reads it
+            if not future.done() and time.monotonic() >= deadline:
+                future.cancel()
+                batcher.abandon(job)
+                raise HTTPException(503, f"not translated within this server's limit of {limits.timeout:g} s "
+                                         "(--timeout): it is busy, or the request is too large", {"Retry-After": "1"})
+        if future.exception() is not None:
+            raise HTTPException(500, "translating this request failed; the server's log says why")
+        results = {"translations": future.result()}
+        if request.attention:  # large: written off the event loop
+            return Response(await asyncio.to_thread(_json, results), media_type="application/json")
+        return JSONResponse(results)
 
     return app
 
 
 def _job_key(translator: Translator, request: TranslateRequest, limits: Limits) -> tuple:
-    """What a request is translated with, as the batcher's key: (search, n, nbest?, attention?);
-    raises ApiError naming the field a request gets wrong beyond its types."""
+    """What a request's lines are translated with, as the batcher's key: (search, n); raises
+    HTTPException naming the field a request gets wrong beyond its types."""
     if len(request.text) > limits.max_lines:
-        raise ApiError(413, f"text: {len(request.text)} lines, more than this server's limit of "
-                            f"{limits.max_lines} per request (--max-lines)")
+        raise HTTPException(413, f"text: {len(request.text)} lines, more than this server's limit of "
+                                 f"{limits.max_lines} per request (--max-lines)")
+    if request.attention and len(request.text) > limits.max_attention_lines:
+        raise HTTPException(413, f"attention: asked for {len(request.text)} lines, more than this server "
+                                 f"returns attention for ({limits.max_attention_lines} per request); send fewer")
     for i, line in enumerate(request.text):
         problem = line_problem(i, line, limits.max_line_chars)
         if problem:
-            raise ApiError(*problem)
+            raise HTTPException(*problem)
     try:
         search = translator.with_search(beam=request.beam, length_penalty=request.length_penalty,
                                         alpha=request.alpha).search
     except UserError as e:
-        raise ApiError(422, str(e)) from None
+        raise HTTPException(422, str(e)) from None
     if request.nbest is not None and request.nbest > search.beam:
-        raise ApiError(422, f"nbest: {request.nbest} is larger than the beam ({search.beam}); "
-                            f"ask for beam >= {request.nbest}")
-    return search, request.nbest or 1, request.nbest is not None, request.attention
+        raise HTTPException(422, f"nbest: {request.nbest} is larger than the beam ({search.beam}); "
+                                 f"ask for beam >= {request.nbest}")
+    return search, request.nbest or 1
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 def _static(content: bytes, kind: str):

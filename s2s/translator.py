@@ -14,7 +14,7 @@ again in two halves; where that does not help, a warning names the line.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 import logging
 import re
 import dataclasses
@@ -45,6 +45,10 @@ RETRIES = 3  # how many times a unit translated too short is cut in two again (i
 LINE_BREAKS = re.compile(r"[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]")  # what str.splitlines splits on
 
 
+class Stopped(Exception):
+    """Translation stopped because `Translator.stop` said so (its caller has gone)."""
+
+
 @dataclass
 class Translator:
     """A model and tokenizer ready to translate, with search settings."""
@@ -58,6 +62,7 @@ class Translator:
     config: Config | None = None  # the run's config, when loaded from a checkpoint
     lengths: Lengths | None = None  # of the training pairs: finds translations too short for their source
     src_lang: str = "en"  # the source language, for the sentence splitter
+    stop: Callable[[], bool] | None = None  # asked before each batch: True stops translating (Stopped)
 
     @classmethod
     def load(cls, model_path: str | Path, device: str | torch.device = "auto", quantize: str | None = None,
@@ -128,17 +133,25 @@ class Translator:
 
     def attention(self, translation: Translation) -> Attention | None:
         """The attention of a translation from `nbest` or `force` over its pieces (None for a
-        blank line); a line translated in parts shows each part's in turn."""
-        parts = translation.parts or ((translation,) if translation.hypothesis is not None else ())
+        blank line); a line translated in parts shows each part's in turn, as the blocks of
+        a block-diagonal matrix."""
+        parts = self.attention_parts(translation)
         if not parts:
             return None
-        source, target = [], []
+        return Attention(torch.block_diag(*(part.weights for part in parts)),  # (T, S)
+                         [piece for part in parts for piece in part.source],
+                         [piece for part in parts for piece in part.target])
+
+    def attention_parts(self, translation: Translation) -> list[Attention]:
+        """The attention of each part a line was translated in (one for a line translated
+        whole, none for a blank line), in order."""
+        parts = translation.parts or ((translation,) if translation.hypothesis is not None else ())
+        found = []
         for part in parts:
-            source += self.tokenizer.src_pieces(part.src_ids)
             pieces = self.tokenizer.tgt_pieces(part.hypothesis.tokens)
-            target += pieces + ["</s>"] * (len(part.hypothesis.attention) - len(pieces))  # the EOS step, if any
-        weights = torch.block_diag(*(part.hypothesis.attention for part in parts))  # (T, S)
-        return Attention(weights, source, target)
+            target = pieces + ["</s>"] * (len(part.hypothesis.attention) - len(pieces))  # the EOS step, if any
+            found.append(Attention(part.hypothesis.attention, self.tokenizer.src_pieces(part.src_ids), target))
+        return found
 
     def _plan(self, lines: list[str], numbers: list[int]) -> tuple[list[list[str]], dict[str, list[int]]]:
         """What is translated of each line (the line itself, or its sentences and their
@@ -226,6 +239,8 @@ class Translator:
         self.model.eval()
         try:
             for start in range(0, len(order), self.batch_size):
+                if self.stop is not None and self.stop():
+                    raise Stopped("translation stopped: nobody waits for it any more")
                 group = order[start:start + self.batch_size]
                 src, src_len = source_batch([units[u] for u in group])
                 results = search(self.model, src.to(self.device), src_len, self.search, nbest=n)

@@ -30,6 +30,14 @@ def load_demo_module():
     return module
 
 
+def load_page_driver():
+    """The server launcher and page driver (docs/screenshot.py), imported by path."""
+    spec = importlib.util.spec_from_file_location("screenshot", ROOT / "docs" / "screenshot.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def write_split(prefix: Path, pairs: list[tuple[str, str]]) -> None:
     prefix.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{prefix}.src").write_text("".join(s + "\n" for s, _ in pairs), encoding="utf-8")

@@ -17,7 +17,7 @@ class Recorder:
         self.calls: list[tuple] = []
         self.gate = gate
 
-    def __call__(self, key, lines):
+    def __call__(self, key, lines, stop=None):
         if self.gate is not None:
             self.gate.wait(5)
         self.calls.append((key, list(lines)))
@@ -52,7 +52,7 @@ def test_jobs_arriving_within_the_wait_run_as_one_call():
     assert [f.result(5) for f in futures] == [[f"k:line {i}"] for i in range(5)]
     batcher.stop()
     assert run.calls == [("k", [f"line {i}" for i in range(5)])]
-    assert (batcher.batches, batcher.lines_run) == (1, 5)
+    assert (batcher.batches, batcher.items_run) == (1, 5)
 
 
 def test_jobs_with_other_settings_run_apart_and_each_gets_its_own():
@@ -73,15 +73,16 @@ def test_without_batching_each_job_runs_alone():
     assert [lines for _, lines in run.calls] == [["0"], ["1"], ["2"], ["3"]]
 
 
-def test_a_batch_stops_growing_at_max_lines():
+def test_a_batch_never_grows_past_max_items_and_a_larger_job_runs_alone():
     gate = threading.Event()
     run = Recorder(gate)
-    batcher = Batcher(run, wait=0.5, max_lines=4).start()
-    futures = [batcher.submit(["a", "b"], "k") for _ in range(4)]
+    batcher = Batcher(run, wait=0.5, max_items=4).start()
+    sizes = [1, 2, 10, 3, 1]
+    futures = [batcher.submit([f"{n}-{i}" for i in range(n)], "k") for n in sizes]
     gate.set()
-    [f.result(5) for f in futures]
+    assert [len(f.result(5)) for f in futures] == sizes
     batcher.stop()
-    assert [len(lines) for _, lines in run.calls] == [4, 4]
+    assert [len(lines) for _, lines in run.calls] == [3, 10, 4]  # in order: 1+2 | 10 | 3+1
 
 
 def test_a_full_queue_refuses_and_accepts_again_once_drained():
@@ -108,8 +109,10 @@ def test_a_cancelled_job_is_never_run():
     deadline = time.monotonic() + 5
     while batcher.queued and time.monotonic() < deadline:
         time.sleep(0.01)
-    gone = batcher.submit(["gone"], "k")
+    gone = batcher.submit(["gone", "too"], "k")
+    assert (batcher.queued, batcher.unanswered) == (2, 3)
     assert gone.cancel()
+    assert (batcher.queued, batcher.unanswered) == (0, 1)  # its lines leave the counts at once
     gate.set()
     assert first.result(5) == ["k:first"]
     with pytest.raises(CancelledError):
@@ -119,7 +122,7 @@ def test_a_cancelled_job_is_never_run():
 
 
 def test_a_failing_batch_fails_its_jobs_and_the_worker_goes_on():
-    def run(key, lines):
+    def run(key, lines, stop):
         if "boom" in lines:
             raise RuntimeError("bug")
         return lines
@@ -145,12 +148,12 @@ def test_stop_finishes_what_is_queued_then_refuses():
 
 
 def test_clients_just_answered_are_waited_for_so_batches_stay_whole():
-    """Eight clients in a closed loop, each sending again 0-15 ms after its answer: with a gap
-    of 1 ms alone they would trickle into many small batches; the batcher waits for them."""
+    """Eight clients in a closed loop, each sending again 0-10 ms after its answer: with a gap
+    of 1 ms alone they would trickle into batches of one or two; the batcher waits for them."""
     import random
 
-    def slow(key, lines):
-        time.sleep(0.3)
+    def slow(key, lines, stop):
+        time.sleep(0.5)  # the wait for the clients just answered is up to a tenth of this
         return lines
 
     batcher = Batcher(slow, wait=0.001).start()
@@ -159,9 +162,9 @@ def test_clients_just_answered_are_waited_for_so_batches_stay_whole():
     def client(c):
         rng = random.Random(c)
         start.wait()
-        for round in range(4):
+        for round in range(3):
             batcher.submit([f"{c}-{round}"], "k").result(10)
-            time.sleep(rng.uniform(0, 0.015))
+            time.sleep(rng.uniform(0, 0.010))
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(8)]
     for t in threads:
@@ -169,5 +172,61 @@ def test_clients_just_answered_are_waited_for_so_batches_stay_whole():
     for t in threads:
         t.join(30)
     batcher.stop()
-    assert batcher.lines_run == 32
-    assert batcher.batches <= 6  # 4 rounds of 8, give or take a first one split by the start
+    assert batcher.items_run == 24
+    assert batcher.items_run / batcher.batches >= 4  # without the wait: about 1.5
+
+
+def test_the_wait_for_the_last_batchs_clients_counts_requests_not_lines():
+    """After one client's 200-line batch, a lone one-line request is not held back waiting
+    for 200 lines to come."""
+    batcher = Batcher(lambda key, lines, stop: (time.sleep(1.0), lines)[1], wait=0).start()
+    batcher.submit(["x"] * 200, "k").result(10)
+    start = time.monotonic()
+    batcher.submit(["y"], "k").result(10)
+    took = time.monotonic() - start
+    batcher.stop()
+    assert took < 1.0 + 0.05  # its own 1 s, not 1 s and the 0.1 s wait for company
+
+
+def test_an_abandoned_job_is_dropped_if_waiting_and_stopped_if_running():
+    started, stops = threading.Event(), []
+
+    def run(key, lines, stop):
+        started.set()
+        for _ in range(200):  # checks `stop` between steps, as search does between batches
+            if stop():
+                stops.append(lines)
+                raise RuntimeError("stopped")
+            time.sleep(0.01)
+        return lines
+
+    batcher = Batcher(run, wait=0).start()
+    running = batcher.submit(["long"], "k")
+    assert started.wait(5)
+    waiting = batcher.submit(["next"], "k")
+    batcher.abandon(waiting)
+    assert waiting.cancelled() and batcher.queued == 0
+    begun = time.monotonic()
+    batcher.abandon(running)
+    with pytest.raises(RuntimeError):
+        running.result(5)
+    assert time.monotonic() - begun < 1.0 and stops == [["long"]]  # not the 2 s it would have taken
+    assert batcher.unanswered == 0 and batcher.submit(["after"], "k").result(5) == ["after"]
+    batcher.stop()
+
+
+def test_a_running_job_goes_on_while_one_of_its_batch_still_waits():
+    gate, finished = threading.Event(), []
+
+    def run(key, lines, stop):
+        gate.wait(5)
+        finished.append(stop())
+        return lines
+
+    batcher = Batcher(run, wait=0.3).start()
+    one, two = batcher.submit(["one"], "k"), batcher.submit(["two"], "k")
+    time.sleep(0.5)  # both taken into one batch
+    batcher.abandon(one)
+    gate.set()
+    assert two.result(5) == ["two"] and finished == [False]
+    batcher.stop()

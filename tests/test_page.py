@@ -2,24 +2,16 @@
 n-best list and the attention heatmap appear, and pointing at a word of the translation
 highlights the source word it attends to most."""
 
-import importlib.util
 import signal
 import tempfile
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import load_page_driver
 
 pytest.importorskip("uvicorn", reason="the serve extra (fastapi, uvicorn) is not installed: pip install -e '.[serve]'")
 
 pytestmark = pytest.mark.slow
-
-
-def load_page_driver():
-    spec = importlib.util.spec_from_file_location("screenshot", ROOT / "docs" / "screenshot.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 page = load_page_driver()
@@ -55,17 +47,26 @@ def test_the_page_translates_and_draws_the_attention(driver_and_url, tmp_path):
     assert [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#output li")] == [expected["text"]]
     nbest = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#nbest-list li")]
     assert nbest == [f"{o['score']:.4f}{o['text']}" for o in expected["nbest"]]
-    rows = driver.find_elements(By.CSS_SELECTOR, "#heatmap tbody tr")
-    attention = expected["attention"]
+    rows = driver.find_elements(By.CSS_SELECTOR, ".heatmap tbody tr")
+    [attention] = expected["attention"]  # one sentence, one block
     assert len(rows) == len(attention["target"])
     assert all(len(row.find_elements(By.TAG_NAME, "td")) == len(attention["source"]) for row in rows)
-    pointed = driver.find_elements(By.CSS_SELECTOR, "#target-words .word.pointed")
-    aligned = driver.find_elements(By.CSS_SELECTOR, "#source-words .word.aligned")
+    pointed = driver.find_elements(By.CSS_SELECTOR, ".target-words .word.pointed")
+    aligned = driver.find_elements(By.CSS_SELECTOR, ".source-words .word.aligned")
     assert len(pointed) == 1 and len(aligned) == 1
     assert aligned[0].text in sentence
-    assert driver.find_elements(By.CSS_SELECTOR, "#heatmap thead th.aligned")
+    assert driver.find_elements(By.CSS_SELECTOR, ".heatmap thead th.aligned")
     driver.save_screenshot(str(tmp_path / "page.png"))
     assert (tmp_path / "page.png").stat().st_size > 10_000
+
+
+def test_a_paragraph_gets_a_block_per_sentence(driver_and_url):
+    from selenium.webdriver.common.by import By
+
+    driver, url = driver_and_url
+    page.translate_on_page(driver, url, "The big dog sees a small cat. The cat runs.")
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#attention .block")) == 2
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#output li")) == 1
 
 
 def test_the_page_shows_the_servers_message_for_a_bad_request(driver_and_url):

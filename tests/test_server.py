@@ -25,7 +25,8 @@ def make_translator(tokenizer) -> Translator:
     config = ModelConfig(embed_dim=16, dropout=0.0, encoder=EncoderConfig(hidden_size=8),
                          decoder=DecoderConfig(hidden_size=16))
     model = Seq2Seq.from_config(config, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-    return Translator(model.eval(), tokenizer, torch.device("cpu"), batch_size=3, search=SearchConfig(beam=4))
+    return Translator(model.eval(), tokenizer, torch.device("cpu"), batch_size=3, search=SearchConfig(beam=4),
+                      max_src_len=100)  # each sentence of a line translated on its own
 
 
 @dataclasses.dataclass
@@ -43,7 +44,8 @@ class Gated(Translator):
 
 @pytest.fixture(scope="module")
 def client(tokenizer):
-    app = create_app(make_translator(tokenizer), Limits(max_lines=8, max_line_chars=200, max_request_bytes=4000),
+    app = create_app(make_translator(tokenizer), Limits(max_lines=8, max_line_chars=200, max_request_bytes=6000,
+                                                        max_attention_lines=4),
                      info={"parameters": 1, "config": {"data": {"src_lang": "src"}}})
     with TestClient(app) as client:
         yield client
@@ -62,15 +64,21 @@ def test_results_are_the_translators_own_line_by_line(client, tokenizer):
         assert (got["text"], got["score"]) == (found[0].text, pytest.approx(found[0].score, abs=1e-5))
         assert [o["text"] for o in got["nbest"]] == [t.text for t in found]
     blank = answer[1]
-    assert blank == {"text": "", "score": 0.0, "nbest": [{"text": "", "score": 0.0}], "attention": None}
+    assert blank == {"text": "", "score": 0.0, "nbest": [{"text": "", "score": 0.0}], "attention": []}
 
 
-def test_attention_has_one_row_per_output_piece_and_one_column_per_source_piece(client, tokenizer):
-    got = post(client, {"text": ["the dog sees a cat ."], "attention": True}).json()["translations"][0]["attention"]
-    weights = torch.tensor(got["weights"])
-    assert weights.shape == (len(got["target"]), len(got["source"]))
-    assert torch.allclose(weights.sum(1), torch.ones(len(got["target"])), atol=1e-3)
-    assert got["source"][-1] == "</s>"
+def test_attention_is_a_block_per_sentence_with_a_row_per_output_piece(client, tokenizer):
+    got = post(client, {"text": ["the dog sees a cat .", "a dog runs . the cat sleeps ."], "attention": True})
+    one, two = (line["attention"] for line in got.json()["translations"])
+    assert len(one) == 1 and len(two) == 2
+    translator = make_translator(tokenizer)
+    whole = translator.attention(translator.nbest(["a dog runs . the cat sleeps ."], 1)[0][0])
+    assert [p for block in two for p in block["source"]] == whole.source
+    for block in one + two:
+        weights = torch.tensor(block["weights"])
+        assert weights.shape == (len(block["target"]), len(block["source"]))
+        assert torch.allclose(weights.sum(1), torch.ones(len(block["target"])), atol=1e-3)
+        assert block["source"][-1] == "</s>"
 
 
 def test_search_options_reach_search(client, tokenizer):
@@ -86,12 +94,15 @@ def test_search_options_reach_search(client, tokenizer):
     (b"{\"text\": [\"\xff\"]}", 400, "UTF-8"),
     ("[\"a\"]", 400, "JSON object"),
     ("[" * 5000 + "]" * 5000, 413, "limit"),
+    ("[" * 1500 + "]" * 1500, 400, "nested too deeply"),
+    ('{"text": ["a"], "beam": %s}' % ("9" * 5000), 400, "not valid JSON here"),  # more digits than int() takes
     ({"text": []}, 422, "text:"),
     ({"text": "a line"}, 422, "text:"),
     ({"text": ["a", 3]}, 422, "text[1]:"),
     ({"text": ["a\nb"]}, 422, "text[0]: contains a line break"),
     ({"text": ["\ud800"]}, 422, "text[0]: not valid Unicode"),
     ({"text": ["a"] * 9}, 413, "text: 9 lines"),
+    ({"text": ["a"] * 5, "attention": True}, 413, "attention: asked for 5 lines"),
     ({"text": ["a" * 201]}, 413, "text[0]: 201 characters"),
     ({"text": ["a"], "beam": 0}, 422, "beam:"),
     ({"text": ["a"], "beam": "5"}, 422, "beam:"),
@@ -110,6 +121,19 @@ def test_a_bad_request_gets_its_4xx_naming_the_problem_and_the_next_is_served(cl
     assert post(client, {"text": ["the cat"]}).status_code == 200
 
 
+def test_requests_asking_for_more_or_less_output_share_a_batch(tokenizer):
+    translator, app = gated_app(tokenizer, batch_wait_ms=200)
+    translator.gate.set()
+    with TestClient(app) as client:
+        answers = []
+        threads = [in_thread(client, body, answers) for body in (
+            {"text": ["the dog"]}, {"text": ["a cat"], "attention": True}, {"text": ["a dog runs"], "nbest": 1})]
+        for thread in threads:
+            thread.join(10)
+        assert sorted(a.status_code for a in answers) == [200, 200, 200]
+        assert app.state.batcher.batches == 1  # the same search settings: one batch
+
+
 def test_nan_and_infinity_are_refused(client):
     for value in ("NaN", "Infinity"):
         response = post(client, '{"text": ["a"], "alpha": %s}' % value)
@@ -117,7 +141,7 @@ def test_nan_and_infinity_are_refused(client):
 
 
 def test_unknown_routes_and_methods_answer_json(client):
-    assert client.get("/etc/passwd").json() == {"error": "Not Found"}
+    assert client.get("/etc/passwd").json()["error"].startswith("Not Found: the routes are GET /, ")
     assert client.get("/translate").status_code == 405
 
 
@@ -135,7 +159,7 @@ def test_health_info_openapi_and_the_page(client):
 def gated_app(tokenizer, **limits):
     translator = Gated(**{f.name: getattr(make_translator(tokenizer), f.name)
                           for f in dataclasses.fields(Translator)})
-    return translator, create_app(translator, Limits(batch_wait=0, **limits))
+    return translator, create_app(translator, Limits(**{"batch_wait_ms": 0, **limits}))
 
 
 def in_thread(client, body, into):
@@ -151,7 +175,7 @@ def wait_until(condition, seconds=5):
 
 
 def test_a_full_queue_answers_503_with_retry_after(tokenizer):
-    translator, app = gated_app(tokenizer, max_queued=2)
+    translator, app = gated_app(tokenizer, max_queue=2)
     with TestClient(app) as client:
         answers = []
         first = in_thread(client, {"text": ["one"]}, answers)
@@ -192,3 +216,28 @@ def test_a_bug_while_translating_answers_500_and_the_server_goes_on(tokenizer):
         failed = post(client, {"text": ["bug"]})
         assert failed.status_code == 500 and "log" in failed.json()["error"]
         assert post(client, {"text": ["the cat"]}).status_code == 200
+
+
+@dataclasses.dataclass
+class Slow(Translator):
+    """Takes 5 s for a line "slow", asking `stop` between steps as search does between batches."""
+
+    def nbest(self, lines, n, first_line=1):
+        from s2s.translator import Stopped
+
+        for _ in range(100 if "slow" in lines else 0):
+            if self.stop is not None and self.stop():
+                raise Stopped("stopped")
+            time.sleep(0.05)
+        return super().nbest(lines, n, first_line)
+
+
+def test_a_request_past_its_time_stops_being_translated_and_the_next_is_served(tokenizer):
+    translator = Slow(**{f.name: getattr(make_translator(tokenizer), f.name) for f in dataclasses.fields(Translator)})
+    app = create_app(translator, Limits(timeout=0.5, batch_wait_ms=0))
+    with TestClient(app) as client:
+        assert post(client, {"text": ["slow"]}).status_code == 503
+        start = time.monotonic()
+        assert post(client, {"text": ["the cat"]}).status_code == 200
+        assert time.monotonic() - start < 2.5  # not behind the 5 s the abandoned line would have taken
+        assert app.state.batcher.unanswered == 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 
@@ -26,8 +27,11 @@ def _check_address(host: str, port: int) -> None:
         try:
             probe.bind(address)
         except OSError as e:
-            raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror}); "
-                            "is another server using it? Choose another --port") from None
+            hint = {errno.EADDRINUSE: "is another server using it? Choose another --port",
+                    errno.EADDRNOTAVAIL: "it is not an address of this machine; choose another --host",
+                    errno.EACCES: "ports below 1024 need root; choose another --port"}.get(e.errno, "")
+            raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror})"
+                            + (f"; {hint}" if hint else "")) from None
 
 
 def _uvicorn_logging(access_log: bool) -> dict:
@@ -62,6 +66,8 @@ def _uvicorn_logging(access_log: bool) -> dict:
               help="How long the worker waits after a request arrives for others to join its batch.")
 @click.option("--max-batch-lines", type=click.IntRange(min=1), default=256, show_default=True,
               help="Most lines translated in one batch of requests.")
+@click.option("--max-attention-lines", type=click.IntRange(min=1), default=32, show_default=True,
+              help="Most lines in one request that asks for attention (its weights are large).")
 @click.option("--batching/--no-batching", default=True, show_default=True,
               help="Translate requests that arrive together as one batch, or one request at a time.")
 @click.option("--access-log", is_flag=True, help="Log every request on stderr.")
@@ -71,7 +77,8 @@ def _uvicorn_logging(access_log: bool) -> dict:
 @device_option
 @quantize_option
 def serve(model, host, port, max_lines, max_line_chars, max_request_bytes, max_queue, timeout, batch_wait_ms,
-          max_batch_lines, batching, access_log, max_src_len, batch_size, device_name, quantize, **search) -> None:
+          max_batch_lines, max_attention_lines, batching, access_log, max_src_len, batch_size, device_name, quantize,
+          **search) -> None:
     """Serve a model over HTTP until Ctrl-C or SIGTERM (which finish the requests in flight).
 
     POST /translate takes {"text": ["line", ...]} (and optional beam, nbest, length_penalty,
@@ -96,8 +103,8 @@ def serve(model, host, port, max_lines, max_line_chars, max_request_bytes, max_q
     _check_address(host, port)
     translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
     limits = Limits(max_request_bytes=max_request_bytes, max_lines=max_lines, max_line_chars=max_line_chars,
-                    max_queued=max_queue, timeout=timeout, batch_wait=batch_wait_ms / 1000,
-                    max_batch_lines=max_batch_lines, batching=batching)
+                    max_queue=max_queue, timeout=timeout, batch_wait_ms=batch_wait_ms,
+                    max_batch_lines=max_batch_lines, batching=batching, max_attention_lines=max_attention_lines)
     app = create_app(translator, limits, describe(model, paths=False))
     logging.getLogger("s2s").info("s2s serve: %s on http://%s:%d (Ctrl-C or SIGTERM stops)", model, host, port)
     config = uvicorn.Config(app, host=host, port=port, log_config=_uvicorn_logging(access_log),

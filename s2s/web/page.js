@@ -11,12 +11,23 @@ let results = [];
 async function showModel() {
   try {
     const info = await (await fetch("info")).json();
-    const bleu = info.best_valid_bleu == null ? "" : `, validation BLEU ${info.best_valid_bleu}`;
-    const langs = info.config && info.config.data ? `${info.config.data.src_lang} \u2192 ${info.config.data.tgt_lang}: ` : "";
-    $("model").textContent = `${langs}${info.parameters.toLocaleString("en")} parameters${bleu}`;
-    $("beam").value = info.search.beam;
+    if (info.search) $("beam").value = info.search.beam;
+    const data = info.config && info.config.data;
+    const langs = data ? `${data.src_lang} \u2192 ${data.tgt_lang}` : "";
+    const size = typeof info.parameters === "number" ? `${info.parameters.toLocaleString("en")} parameters` : "";
+    const bleu = info.best_valid_bleu == null ? "" : `validation BLEU ${info.best_valid_bleu}`;
+    $("model").textContent = [langs, size, bleu].filter(Boolean).join(", ");
   } catch (e) {
     $("model").textContent = "(model information unavailable)";
+  }
+}
+
+// The server's error message, or the HTTP status where the body is not the API's JSON.
+async function errorOf(response) {
+  try {
+    return (await response.json()).error || response.statusText;
+  } catch (e) {
+    return `${response.status} ${response.statusText}`;
   }
 }
 
@@ -37,7 +48,7 @@ async function translate(event) {
   const body = { text: lines, attention: true };
   if (beam > 0) body.beam = beam;
   const nbest = parseInt($("nbest").value, 10);
-  if (nbest > 0) body.nbest = beam > 0 ? Math.min(nbest, beam) : nbest;
+  if (nbest > 0 && beam > 0) body.nbest = Math.min(nbest, beam);
   status("translating\u2026");
   $("translate").disabled = true;
   try {
@@ -45,9 +56,8 @@ async function translate(event) {
     const response = await fetch("translate", {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
-    const answer = await response.json();
-    if (!response.ok) throw new Error(answer.error || response.statusText);
-    results = answer.translations;
+    if (!response.ok) throw new Error(await errorOf(response));
+    results = (await response.json()).translations;
     status(`${results.length} line${results.length === 1 ? "" : "s"} in ${Math.round(performance.now() - started)} ms`);
     showResults();
   } catch (e) {
@@ -67,7 +77,7 @@ function showResults() {
     output.appendChild(item);
   });
   $("results").hidden = false;
-  const first = results.findIndex((result) => result.attention);
+  const first = results.findIndex((result) => result.attention && result.attention.length);
   select(first < 0 ? 0 : first);
 }
 
@@ -120,15 +130,29 @@ function wordSpans(container, pieces, groups) {
   });
 }
 
-function drawAttention(attention) {
-  const table = $("heatmap");
-  table.replaceChildren();
-  if (!attention) {
-    $("source-words").replaceChildren();
-    $("target-words").replaceChildren();
-    return;
-  }
-  const { source, target, weights } = attention;
+// One block per sentence (or part) translated: its words, then its heatmap.
+function drawAttention(blocks) {
+  const container = $("attention");
+  container.replaceChildren();
+  for (const block of blocks || []) container.appendChild(drawBlock(block));
+}
+
+function drawBlock({ source, target, weights }) {
+  const block = document.createElement("div");
+  block.className = "block";
+  const wordLines = document.createElement("p");
+  wordLines.className = "words";
+  const sourceLine = document.createElement("span"), targetLine = document.createElement("span");
+  sourceLine.className = "source-words";
+  targetLine.className = "target-words";
+  wordLines.append(sourceLine, document.createElement("br"), targetLine);
+  const scroll = document.createElement("div");
+  scroll.className = "scroll";
+  const table = document.createElement("table");
+  table.className = "heatmap";
+  scroll.appendChild(table);
+  block.append(wordLines, scroll);
+
   const head = table.createTHead().insertRow();
   head.appendChild(document.createElement("th"));
   const columns = source.map((piece) => {
@@ -151,10 +175,10 @@ function drawAttention(attention) {
     return row;
   });
   const sourceWords = words(source), targetWords = words(target);
-  const sourceSpans = wordSpans($("source-words"), source, sourceWords);
-  const targetSpans = wordSpans($("target-words"), target, targetWords);
+  const sourceSpans = wordSpans(sourceLine, source, sourceWords);
+  const targetSpans = wordSpans(targetLine, target, targetWords);
   const clear = () => {
-    for (const el of document.querySelectorAll(".aligned, .pointed")) el.classList.remove("aligned", "pointed");
+    for (const el of block.querySelectorAll(".aligned, .pointed")) el.classList.remove("aligned", "pointed");
   };
   const point = (j) => {
     clear();
@@ -171,6 +195,7 @@ function drawAttention(attention) {
     if (j >= 0) point(j); else clear();
   }));
   table.addEventListener("mouseleave", clear);
+  return block;
 }
 
 $("form").addEventListener("submit", translate);
