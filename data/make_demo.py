@@ -80,7 +80,11 @@ def english_article(definite, plural):
 
 
 def noun_phrase(rng):
-    """Draw a noun phrase; return (English words, Demish words, is plural)."""
+    """Draw a noun phrase; return (English words, Demish words, is plural, word links).
+
+    The links (i, j) join English word i to Demish word j: article to article, noun to
+    noun, each adjective to its own.
+    """
     noun = rng.choice(tuple(NOUNS))
     count = rng.choices((0, 1, 2), weights=ADJECTIVE_COUNT_WEIGHTS)[0]
     adjectives = rng.sample(tuple(ADJECTIVES), count)
@@ -92,7 +96,8 @@ def noun_phrase(rng):
     tgt = [demish_article(gender, definite, plural),
            NOUNS[noun] + (NOUN_PLURAL if plural else ""),
            *(ADJECTIVES[adj] + ending for adj in reversed(adjectives))]
-    return src, tgt, plural
+    links = [(0, 0), (count + 1, 1), *((1 + a, 1 + count - a) for a in range(count))]
+    return src, tgt, plural, links
 
 
 def _sentence(words):
@@ -100,20 +105,31 @@ def _sentence(words):
     return " ".join([words[0].capitalize(), *words[1:]]) + "."
 
 
-def sentence_pair(rng):
-    """Draw one (English, Demish) sentence pair."""
-    subj_src, subj_tgt, subj_plural = noun_phrase(rng)
+def aligned_pair(rng):
+    """Draw one (English, Demish) sentence pair and its word alignment: sorted 0-based
+    (English word, Demish word) links, every word of both sides linked exactly once."""
+    subj_src, subj_tgt, subj_plural, subj_links = noun_phrase(rng)
     verb = rng.choice(tuple(VERBS))
-    obj_src, obj_tgt, _ = noun_phrase(rng)
+    obj_src, obj_tgt, _, obj_links = noun_phrase(rng)
     src = [*subj_src, verb if subj_plural else verb + "s", *obj_src]
     tgt = [*subj_tgt, *obj_tgt]
+    links = subj_links + [(len(subj_src) + 1 + i, len(subj_tgt) + j) for i, j in obj_links]
     if rng.random() < PP_PROBABILITY:
         prep = rng.choice(tuple(PREPOSITIONS))
-        pp_src, pp_tgt, _ = noun_phrase(rng)
+        pp_src, pp_tgt, _, pp_links = noun_phrase(rng)
+        links += [(len(src) + 1 + i, len(tgt) + j) for i, j in pp_links]
+        links.append((len(src), len(tgt) + len(pp_tgt)))
         src += [prep, *pp_src]
         tgt += [*pp_tgt, PREPOSITIONS[prep]]
+    links.append((len(subj_src), len(tgt)))
     tgt.append(VERBS[verb] + (VERB_PLURAL if subj_plural else VERB_SINGULAR))
-    return _sentence(src), _sentence(tgt)
+    return _sentence(src), _sentence(tgt), sorted(links)
+
+
+def sentence_pair(rng):
+    """Draw one (English, Demish) sentence pair."""
+    src, tgt, _ = aligned_pair(rng)
+    return src, tgt
 
 
 def generate(n, rng, seen=None):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -41,11 +42,15 @@ class TranslateRequest(BaseModel):
     attention: bool = Field(False, description="Also return the attention of each line's best translation, one "
                                                "block per sentence (or part) translated: source and target "
                                                "pieces and the weights (target rows, source columns).")
+    alignments: bool = Field(False, description="Also return the word alignment of each translation (and of each "
+                                                "n-best entry): [i, j] links from source word i to output word j, "
+                                                "0-based, words split at whitespace, read off the attention.")
 
 
 class Scored(BaseModel):
     text: str
     score: float
+    alignment: list[tuple[int, int]] | None = None
 
 
 class AttentionJson(BaseModel):
@@ -59,6 +64,7 @@ class LineResult(BaseModel):
     score: float
     nbest: list[Scored] | None = None
     attention: list[AttentionJson] | None = None
+    alignment: list[tuple[int, int]] | None = None
 
 
 class TranslateResponse(BaseModel):
@@ -133,14 +139,20 @@ def line_problem(index: int, line: str, max_chars: int) -> tuple[int, str] | Non
     return None
 
 
-def line_result(found: list[Translation], nbest: bool, attention: list[Attention] | None) -> dict[str, Any]:
+def line_result(found: list[Translation], nbest: bool, attention: list[Attention] | None,
+                alignment: Callable[[Translation], list[tuple[int, int]]] | None = None) -> dict[str, Any]:
     """A line's JSON result: the best translation and its score; with `nbest`, the n-best
     list; with `attention` (None: not asked for), the best translation's attention, a block
-    per part translated (none for an empty line)."""
+    per part translated (none for an empty line); with `alignment`, each translation's word
+    alignment."""
     best = found[0]
     out: dict[str, Any] = {"text": best.text, "score": best.score}
+    if alignment is not None:
+        out["alignment"] = [list(link) for link in alignment(best)]
     if nbest:
-        out["nbest"] = [{"text": t.text, "score": t.score} for t in found if math.isfinite(t.score)]
+        out["nbest"] = [{"text": t.text, "score": t.score,
+                         **({"alignment": [list(link) for link in alignment(t)]} if alignment else {})}
+                        for t in found if math.isfinite(t.score)]
     if attention is not None:
         out["attention"] = [{"source": part.source, "target": part.target,
                              "weights": [[round(w, 4) for w in row] for row in part.weights.tolist()]}

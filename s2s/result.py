@@ -6,6 +6,7 @@ tells a translation which left part of its source alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -42,6 +43,8 @@ class Translation:
     length: int = 0  # target pieces, over all parts (EOS not counted)
     src_length: int = 0  # source pieces translated, over all parts (EOS not counted)
     parts: tuple["Translation", ...] = ()  # of a line translated in parts: each part's, in order
+    source: str = ""  # the text translated: the line, or of a part its own piece of the line
+    forced: bool = False  # text is a given translation (forced decoding), not what search found
 
 
 def gap(translation: Translation) -> int:
@@ -71,17 +74,22 @@ def join_nbest(parts: list[list[Translation]], n: int) -> list[Translation]:
     return best
 
 
-def scored_line(translation: Translation) -> str:
-    """`score<TAB>text`, the 1-best format of `s2s translate --scores`."""
-    return f"{translation.score:.4f}\t{translation.text}"
+def scored_line(translation: Translation, extra: Callable[[Translation], str] | None = None) -> str:
+    """`score<TAB>text`, the 1-best format of `s2s translate --scores` (`extra`: a field to add
+    after another tab, such as the word alignment)."""
+    return f"{translation.score:.4f}\t{translation.text}" + (f"\t{extra(translation)}" if extra else "")
 
 
-def nbest_lines(line_number: int, translations: list[Translation], n: int) -> list[str]:
-    """Exactly n lines `line<TAB>rank<TAB>score<TAB>text` for one input line (1-based numbers).
+def nbest_lines(line_number: int, translations: list[Translation], n: int,
+                extra: Callable[[Translation], str] | None = None) -> list[str]:
+    """Exactly n lines `line<TAB>rank<TAB>score<TAB>text` for one input line (1-based numbers),
+    with `extra(translation)` after another tab where given.
 
     Ranks that have no hypothesis (a blank line has only the empty one; a tiny vocabulary
-    may allow fewer than n) are printed with score -inf and empty text.
+    may allow fewer than n) are printed with score -inf and empty text (and extra field).
     """
-    out = [f"{line_number}\t{rank}\t{t.score:.4f}\t{t.text}" for rank, t in enumerate(translations[:n], 1)]
-    out += [f"{line_number}\t{rank}\t{-math.inf}\t" for rank in range(len(out) + 1, n + 1)]
+    tail = (lambda t: f"\t{extra(t)}") if extra else (lambda t: "")  # noqa: E731
+    out = [f"{line_number}\t{rank}\t{t.score:.4f}\t{t.text}{tail(t)}" for rank, t in enumerate(translations[:n], 1)]
+    empty = "\t" if extra else ""
+    out += [f"{line_number}\t{rank}\t{-math.inf}\t{empty}" for rank in range(len(out) + 1, n + 1)]
     return out

@@ -107,16 +107,18 @@ class BodyCheck:
         await self.app(scope, replay, send)
 
 
-def translate_lines(translator: Translator, key: tuple, items: list[tuple[str, bool, bool]],
+def translate_lines(translator: Translator, key: tuple, items: list[tuple[str, bool, bool, bool]],
                     stop: Callable[[], bool] | None = None) -> list[dict[str, Any]]:
     """The JSON results of lines translated with the search and n-best size in `key` (runs
-    in the worker); each item is (line, n-best list wanted, attention wanted). `stop` is
-    asked between batches of search: true stops the translation (`s2s.translator.Stopped`)."""
+    in the worker); each item is (line, n-best list wanted, attention wanted, alignments
+    wanted). `stop` is asked between batches of search: true stops the translation
+    (`s2s.translator.Stopped`)."""
     search, n = key
     translator = dataclasses.replace(translator, search=search, stop=stop)
-    found = translator.nbest([line for line, _, _ in items], n)
-    return [line_result(f, nbest, translator.attention_parts(f[0]) if attention else None)
-            for f, (_, nbest, attention) in zip(found, items)]
+    found = translator.nbest([line for line, *_ in items], n)
+    return [line_result(f, nbest, translator.attention_parts(f[0]) if attention else None,
+                        translator.alignment if alignments else None)
+            for f, (_, nbest, attention, alignments) in zip(found, items)]
 
 
 def create_app(translator: Translator, limits: Limits = Limits(), info: dict[str, Any] | None = None) -> FastAPI:
@@ -168,7 +170,7 @@ def create_app(translator: Translator, limits: Limits = Limits(), info: dict[str
               summary="Translate lines: one result per line, in order.")
     async def translate(request: TranslateRequest, connection: Request) -> Response:
         key = _job_key(translator, request, limits)
-        items = [(line, request.nbest is not None, request.attention) for line in request.text]
+        items = [(line, request.nbest is not None, request.attention, request.alignments) for line in request.text]
         try:
             job = batcher.submit(items, key)
         except Full as e:
@@ -202,6 +204,9 @@ def _job_key(translator: Translator, request: TranslateRequest, limits: Limits) 
     if len(request.text) > limits.max_lines:
         raise HTTPException(413, f"text: {len(request.text)} lines, more than this server's limit of "
                                  f"{limits.max_lines} per request (--max-lines)")
+    if request.alignments and translator.model.decoder.attention is None:
+        raise HTTPException(422, "alignments: this model has no attention to align words by "
+                                 "(model.decoder.attention: none)")
     if request.attention and len(request.text) > limits.max_attention_lines:
         raise HTTPException(413, f"attention: asked for {len(request.text)} lines, more than this server "
                                  f"returns attention for ({limits.max_attention_lines} per request); send fewer")

@@ -6,8 +6,10 @@ each checkpoint, so translating needs nothing but the checkpoint.
 
 from __future__ import annotations
 
+import bisect
 import io
 import itertools
+import re
 from collections.abc import Iterable, Iterator
 
 import sentencepiece as spm
@@ -16,6 +18,7 @@ from s2s.config import TokenizerConfig
 from s2s.errors import UserError
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
+_WORD = re.compile(r"\S+")  # a word of str.split(): \s is what str.isspace() calls whitespace
 
 
 def _train_one(lines: Iterable[str], config: TokenizerConfig, what: str, seed: int) -> bytes:
@@ -89,6 +92,21 @@ class Tokenizer:
     def decode_tgt(self, ids: list[list[int]]) -> list[str]:
         return self.tgt.decode(ids)
 
+    def src_words(self, text: str) -> list[int]:
+        """For each source piece of `text` (as `encode_src` gives them), the index of the
+        whitespace-split word of `text` it belongs to."""
+        return _words_of_pieces(text, self.src.encode(text, return_type="proto").pieces)
+
+    def tgt_words(self, text: str) -> list[int]:
+        """For each target piece of `text` (as `encode_tgt` gives them), the index of its word."""
+        return _words_of_pieces(text, self.tgt.encode(text, return_type="proto").pieces)
+
+    def output_words(self, ids: list[int]) -> list[int]:
+        """For each of the target pieces `ids`, the index of its word in their decoded text
+        (`decode_tgt`)."""
+        proto = self.tgt.decode_ids_as_proto(ids)
+        return _words_of_pieces(proto.text, proto.pieces)
+
     def src_pieces(self, ids: list[int]) -> list[str]:
         return [self.src.id_to_piece(i) for i in ids]
 
@@ -102,6 +120,25 @@ class Tokenizer:
     @classmethod
     def from_state(cls, state: dict) -> "Tokenizer":
         return cls(state["src"], state.get("tgt"))
+
+
+def _words_of_pieces(text: str, pieces) -> list[int]:
+    """The word (of text.split()) of each sentencepiece piece, from the pieces' UTF-8 byte
+    offsets into `text`: the word of its first non-space character, or for a piece of
+    whitespace alone (a lone "▁") the word that follows it (the last word if none does)."""
+    chars = list(itertools.accumulate(len(c.encode("utf-8")) for c in text))  # bytes up to each char's end
+    starts = [m.start() for m in _WORD.finditer(text)]  # each word's first character
+    found = []
+    for piece in pieces:
+        begin = bisect.bisect_right(chars, piece.begin)  # the character that starts at byte `begin`
+        end = bisect.bisect_right(chars, piece.end - 1) + 1 if piece.end > piece.begin else begin
+        surface = text[begin:end]
+        if surface.strip():
+            at = begin + len(surface) - len(surface.lstrip())
+            found.append(max(bisect.bisect_right(starts, at) - 1, 0))
+        else:
+            found.append(min(bisect.bisect_left(starts, end), max(len(starts) - 1, 0)))
+    return found
 
 
 def chunks(lines: Iterable[str], size: int) -> Iterator[list[str]]:

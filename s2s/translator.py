@@ -23,17 +23,16 @@ from pathlib import Path
 
 import torch
 
-from s2s import checkpoint
+from s2s import alignment, checkpoint, forced
 from s2s.config import Config, SearchConfig
 from s2s.configfile import from_dict
-from s2s.data import collate, source_batch
+from s2s.data import source_batch
 from s2s.devices import resolve_device
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
-from s2s.penalty import length_penalty
 from s2s.quantize import quantize as quantize_model
 from s2s.result import UNATTENDED_RUN, UNATTENDED_WEIGHT, Attention, Translation, gap, join_nbest
-from s2s.search import Hypothesis, max_lengths, search
+from s2s.search import max_lengths, search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
 from s2s.tokenizer import EOS, Tokenizer, chunks
@@ -127,7 +126,8 @@ class Translator:
         start = 0
         for i, plan in zip(todo, plans):
             parts, start = found[start:start + len(plan)], start + len(plan)
-            out[i] = parts[0] if len(parts) == 1 else join_nbest(parts, n)
+            out[i] = parts[0] if len(parts) == 1 else [dataclasses.replace(t, source=lines[i])
+                                                       for t in join_nbest(parts, n)]
             self._warn_if_incomplete(first_line + i, plan, parts)
         return out
 
@@ -187,14 +187,15 @@ class Translator:
         encoded = encoded or {}
         missing = [text for text in texts if text not in encoded]
         encoded = {**encoded, **dict(zip(missing, self.tokenizer.encode_src(missing)))}
-        found = self._search([encoded[text] + [EOS] for text in texts], n)
+        found = [[dataclasses.replace(t, source=text) for t in options]
+                 for text, options in zip(texts, self._search([encoded[text] + [EOS] for text in texts], n))]
         if not retries or not self.max_src_len or self.lengths is None:
             return found
         cuts = {u: halves(texts[u]) for u, f in enumerate(found) if self._incomplete(f[0])}
         cuts = {u: cut for u, cut in cuts.items() if cut}
         again = self._translate_units([half for cut in cuts.values() for half in cut], n, retries - 1)
         for u, first in zip(cuts, range(0, len(again), 2)):
-            joined = join_nbest(again[first:first + 2], n)
+            joined = [dataclasses.replace(t, source=texts[u]) for t in join_nbest(again[first:first + 2], n)]
             if joined[0].length > found[u][0].length:
                 found[u] = joined
         return found
@@ -252,24 +253,22 @@ class Translator:
             self.model.train(was_training)
         return found
 
-    @torch.no_grad()
     def force(self, line: str, reference: str) -> Translation:
         """The model's score and attention for a given translation of a line (forced decoding)."""
-        src = self.tokenizer.encode_src([line])[0] + [EOS]
-        tgt = self.tokenizer.encode_tgt([reference])[0]
-        batch = collate([src], [tgt]).to(self.device)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            logits, weights = self.model(batch.src, batch.src_len, batch.tgt_in)  # (1, T, V), (1, T, S)
-        finally:
-            self.model.train(was_training)
-        log_probs = torch.log_softmax(logits[0].float(), dim=-1)
-        log_prob = float(log_probs.gather(1, batch.tgt_out[0].unsqueeze(1)).sum())
-        steps = len(tgt) + 1
-        lp = float(length_penalty(self.search.length_penalty, self.search.alpha, torch.tensor(steps)))
-        hyp = Hypothesis(tgt, log_prob / lp, log_prob, weights[0].float().cpu())
-        return Translation(reference, hyp.score, hyp, src, len(tgt), len(src) - 1)
+        return self.force_all([line], [reference])[0]
+
+    def force_all(self, lines: list[str], references: list[str]) -> list[Translation]:
+        """`force` for many pairs, in batches of similar length; a pair with a blank side
+        gives an empty Translation."""
+        return forced.force(self.model, self.tokenizer, self.device, self.search, lines, references,
+                            self.batch_size)
+
+    def alignment(self, translation: Translation) -> list[tuple[int, int]]:
+        """The word alignment of a translation from `nbest` or `force`: sorted (i, j) links
+        from source word i to word j of its text (0-based, words split at whitespace), each
+        output word linked to the source word its attention weighs most; [] for a blank line
+        or a model without attention (`s2s.alignment`)."""
+        return alignment.word_links(translation, self.tokenizer)
 
     def stream(self, lines: Iterable[str], n: int = 1) -> Iterator[list[Translation]]:
         """n-best lists for a stream, chunk by chunk, so memory stays flat on large files."""

@@ -61,6 +61,12 @@ def test_translator_translates_nbest_attention_and_other_search(trained):
     assert tuple(attention.weights.shape) == (len(attention.target), len(attention.source))
     assert attention.source.count("</s>") == len(found[2][0].parts) == 2  # one block per sentence
     assert translator.attention(found[1][0]) is None
+    links = translator.alignment(found[2][0])  # one link per output word, to a word of the line
+    assert sorted(j for _, j in links) == list(range(len(texts[2].split())))
+    assert all(0 <= i < len(lines[2].split()) for i, _ in links) and translator.alignment(found[1][0]) == []
+    forced = translator.force_all(["the dog sees a cat .", ""], ["ka vorn .", "ka"])
+    assert forced[0].text == "ka vorn ." and forced[1].hypothesis is None
+    assert forced[0].score == pytest.approx(translator.force("the dog sees a cat .", "ka vorn .").score, abs=1e-5)
     greedy = translator.with_search(beam=1)
     assert greedy.search.beam == 1 and translator.search.beam == 5 and greedy.model is translator.model
     with pytest.raises(s2s.UserError):

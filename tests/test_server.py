@@ -81,6 +81,17 @@ def test_attention_is_a_block_per_sentence_with_a_row_per_output_piece(client, t
         assert block["source"][-1] == "</s>"
 
 
+def test_alignments_are_the_translators_own_for_each_translation(client, tokenizer):
+    translator = make_translator(tokenizer)
+    got = post(client, {"text": LINES, "nbest": 2, "alignments": True}).json()["translations"]
+    for answer, found in zip(got, translator.nbest(LINES, 2)):
+        assert answer["alignment"] == [list(link) for link in translator.alignment(found[0])]
+        assert [o["alignment"] for o in answer["nbest"]] == [[list(link) for link in translator.alignment(t)]
+                                                             for t in found]
+    assert got[1]["alignment"] == [] and "attention" not in got[0]
+    assert len({j for _, j in got[2]["alignment"]}) == len(got[2]["text"].split())
+
+
 def test_search_options_reach_search(client, tokenizer):
     translator = make_translator(tokenizer).with_search(beam=1)
     got = post(client, {"text": LINES, "beam": 1}).json()["translations"]
@@ -241,3 +252,14 @@ def test_a_request_past_its_time_stops_being_translated_and_the_next_is_served(t
         assert post(client, {"text": ["the cat"]}).status_code == 200
         assert time.monotonic() - start < 2.5  # not behind the 5 s the abandoned line would have taken
         assert app.state.batcher.unanswered == 0
+
+
+def test_alignments_from_a_model_without_attention_are_a_422(tokenizer):
+    torch.manual_seed(0)
+    config = ModelConfig(embed_dim=16, encoder=EncoderConfig(hidden_size=8),
+                         decoder=DecoderConfig(hidden_size=16, attention="none", input_feeding=False))
+    model = Seq2Seq.from_config(config, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    with TestClient(create_app(Translator(model.eval(), tokenizer, torch.device("cpu")))) as plain:
+        answer = post(plain, {"text": ["a dog"], "alignments": True})
+        assert answer.status_code == 422 and answer.json()["error"].startswith("alignments: this model has no")
+        assert post(plain, {"text": ["a dog"]}).status_code == 200

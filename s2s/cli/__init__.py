@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from s2s import __version__
+from s2s.cli.align import align
 from s2s.cli.checkpoints import average, info
 from s2s.cli.common import Group
 from s2s.cli.evaluate import evaluate
@@ -30,6 +31,7 @@ def main() -> None:
       s2s train -c configs/demo.yaml -o runs/demo
       s2s translate -m runs/demo < data/demo/test.src > hyp.txt
       s2s eval --hyp hyp.txt --ref data/demo/test.tgt
+      s2s align -m runs/demo --src data/demo/test.src --tgt data/demo/test.tgt
       s2s info runs/demo/best.pt
       s2s serve -m runs/demo    # JSON API and attention page on http://127.0.0.1:8000
 
@@ -38,5 +40,5 @@ def main() -> None:
     """
 
 
-for command in (train, translate, predict, evaluate, plot_attention, info, average, serve):
+for command in (train, translate, align, predict, evaluate, plot_attention, info, average, serve):
     main.add_command(command)

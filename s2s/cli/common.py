@@ -138,6 +138,14 @@ def load_translator(model: str, device_name: str, batch_size: int, max_src_len: 
     return translator
 
 
+def count_lines(path: str) -> int | None:
+    """Lines in a plain input file, for a progress bar's total (None for stdin or .gz)."""
+    if path == "-" or path.endswith(".gz"):
+        return None
+    with open(path, "rb") as f:
+        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
+
+
 def show_progress(quiet: bool) -> bool:
     """Progress bars go to stderr, only when it is a terminal and --quiet is not given."""
     return not quiet and sys.stderr.isatty()

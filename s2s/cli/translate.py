@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, quiet_option,
-                            search_options, setup_logging, show_progress, split_option, write_results)
+from s2s.cli.common import (batch_option, count_lines, device_option, load_translator, quantize_option,
+                            quiet_option, search_options, setup_logging, show_progress, split_option,
+                            write_results)
 from s2s.errors import UserError
 
 utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replace"]), default="strict",
@@ -32,6 +33,10 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
               help="Print the N best translations of each line (N <= beam): exactly N lines per "
                    "input line, 'LINE<TAB>RANK<TAB>SCORE<TAB>TEXT'.")
 @click.option("--scores", is_flag=True, help="Print 'SCORE<TAB>TEXT' for the best translation.")
+@click.option("--alignments", is_flag=True,
+              help="Add a tab and the word alignment of each printed translation: Pharaoh 'i-j' "
+                   "links from source word i to output word j (0-based, words split at whitespace), "
+                   "read off the attention.")
 @click.option("--plot-attention", "plot_dir", type=click.Path(file_okay=False),
               help="Write an attention heatmap of each line's best translation to DIR/LINE.png "
                    "(LINE = input line number, 6 digits); a line translated sentence by sentence "
@@ -43,7 +48,7 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 @device_option
 @quantize_option
 @quiet_option
-def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, utf8_errors, batch_size,
+def translate(model, input_file, output, nbest, scores, alignments, plot_dir, max_src_len, utf8_errors, batch_size,
               device_name, quantize, quiet, **search) -> None:
     """Translate text: one output line per input line, in order (beam search, beam 5).
 
@@ -52,8 +57,10 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
       s2s translate -m runs/demo < data/demo/test.src > hyp.txt
       s2s translate -m runs/demo --beam 10 --nbest 3 -i data/demo/test.src
       s2s translate -m runs/demo --plot-attention plots/ -i data/demo/test.src -o hyp.txt
+      s2s translate -m runs/demo --alignments -i data/demo/test.src   # TEXT<TAB>i-j links
       s2s translate -m runs/demo        # on a terminal: type a sentence, get its translation
     """
+    from s2s.alignment import pharaoh
     from s2s.data import iter_lines, read_lines
     from s2s.result import nbest_lines, scored_line
 
@@ -78,31 +85,27 @@ def translate(model, input_file, output, nbest, scores, plot_dir, max_src_len, u
         results = (translator.nbest([line], n, first_line=i)[0] for i, line in enumerate(lines, 1))
     else:
         results = tqdm(translator.stream(lines, n), unit=" lines", desc="translating", leave=False,
-                       disable=not show_progress(quiet), total=_count_lines(input_file))
+                       disable=not show_progress(quiet), total=count_lines(input_file))
+    if plot_dir is not None or alignments:
+        check_attention(translator, model, "plot" if plot_dir is not None else "align words by")
     if plot_dir is not None:
-        _check_attention(translator, model)
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
         results = _plotting(results, translator, Path(plot_dir))
+    links = (lambda found: pharaoh(translator.alignment(found))) if alignments else None  # noqa: E731
     if nbest is not None:
-        out = (row for i, found in enumerate(results, 1) for row in nbest_lines(i, found, nbest))
+        out = (row for i, found in enumerate(results, 1) for row in nbest_lines(i, found, nbest, links))
     elif scores:
-        out = (scored_line(found[0]) for found in results)
+        out = (scored_line(found[0], links) for found in results)
+    elif alignments:
+        out = (f"{found[0].text}\t{links(found[0])}" for found in results)
     else:
         out = (found[0].text for found in results)
     write_results(out, output, flush_each=interactive)
 
 
-def _count_lines(path: str) -> int | None:
-    """Lines in a plain input file, for the progress bar's total (None for stdin or .gz)."""
-    if path == "-" or path.endswith(".gz"):
-        return None
-    with open(path, "rb") as f:
-        return sum(block.count(b"\n") for block in iter(lambda: f.read(1 << 20), b""))
-
-
-def _check_attention(translator, model: str) -> None:
+def check_attention(translator, model: str, what: str = "plot") -> None:
     if translator.model.decoder.attention is None:
-        raise UserError(f"{model} has no attention to plot (model.decoder.attention: none)")
+        raise UserError(f"{model} has no attention to {what} (model.decoder.attention: none)")
 
 
 def _plotting(results: Iterable[list], translator, directory: Path) -> Iterator[list]:
@@ -146,7 +149,7 @@ def plot_attention(model, source, reference, output, device_name, **search) -> N
     if not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     translator = load_translator(model, device_name, 1, 0, search)
-    _check_attention(translator, model)
+    check_attention(translator, model)
     if reference is not None:
         best = translator.force(source, reference)
     else:
