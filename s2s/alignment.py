@@ -94,6 +94,43 @@ def pharaoh(found: Iterable[Link]) -> str:
     return " ".join(f"{i}-{j}" for i, j in sorted(found))
 
 
+def read_links(path: str, pairs: list[tuple[str, str]]) -> list[set[Link]]:
+    """The links of a Pharaoh file with one line per sentence pair of `pairs` (source, target
+    text); a line count, link or word number that does not fit is an error naming the line."""
+    from s2s.data import read_lines
+
+    found = []
+    for n, (line, (src, tgt)) in enumerate(zip(read_lines(path), pairs), 1):
+        links_ = parse_links(line, f"{path}:{n}")
+        words = len(src.split()), len(tgt.split())
+        bad = next(((i, j) for i, j in links_ if i >= words[0] or j >= words[1]), None)
+        if bad:
+            raise UserError(f"{path}:{n}: link {bad[0]}-{bad[1]} is outside the pair, which has {words[0]} "
+                            f"source and {words[1]} target words (0-based word numbers)")
+        found.append(links_)
+    if len(found) != len(pairs):
+        raise UserError(f"{path} has {len(found)} lines for {len(pairs)} sentence pairs: it needs one line "
+                        "of links per pair")
+    return found
+
+
+def piece_alignment(found: set[Link], src_words: list[int], tgt_words: list[int],
+                    src_pieces: list[str] | None = None) -> list[int]:
+    """Word links as one source piece per target piece (-1 for none), what guided alignment
+    trains towards: each piece of a target word goes to the linked source word's longest
+    piece (`src_pieces`; the first where they are not given, or tie), so not to a lone "▁"
+    that every word may start with; of several linked source words, the first."""
+    size = [len(piece.lstrip("▁")) for piece in src_pieces] if src_pieces else [0] * len(src_words)
+    main_piece: dict[int, int] = {}
+    for piece, word in enumerate(src_words):
+        if word not in main_piece or size[piece] > size[main_piece[word]]:
+            main_piece[word] = piece
+    source_of: dict[int, int] = {}
+    for i, j in sorted(found):
+        source_of.setdefault(j, i)
+    return [main_piece.get(source_of.get(word, -1), -1) for word in tgt_words]
+
+
 @dataclass(frozen=True)
 class Gold:
     """Human links of one sentence pair: Sure ones, and Possible ones (which include the Sure)."""

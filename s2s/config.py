@@ -48,6 +48,8 @@ class DataConfig:
     test: str = ""
     format: str = "parallel"  # parallel | label_first | tsv | conllu (see FORMATS)
     max_len: int = 50  # pieces per side; longer training pairs are dropped
+    train_alignments: str = ""  # Pharaoh word links for each training pair (from any aligner): what
+    # train.guided_alignment pulls attention towards instead of IBM Model 1's
 
     def __post_init__(self) -> None:
         _check(bool(self.train), "data.train", "is required (a file prefix, e.g. data/demo/train)")
@@ -247,6 +249,8 @@ class Config:
                f"{self.data.format!r} is not a format of task {self.task} (it reads {FORMATS[self.task]})")
         _check(self.train.guided_alignment == 0 or self.model.decoder.attention != "none",
                "train.guided_alignment", "needs attention (model.decoder.attention is none)")
+        _check(not self.data.train_alignments or self.train.guided_alignment > 0, "data.train_alignments",
+               "is what train.guided_alignment trains towards: give that a weight (e.g. 1) too")
         if self.task != "translate":
             _check(self.train.guided_alignment == 0, "train.guided_alignment", "is for task: translate only")
             _check(not self.model.tie_embeddings, "model.tie_embeddings", "is for task: translate only")

@@ -132,6 +132,7 @@ class ParallelData:
         self.src, self.tgt = src, tgt
         self.src_text, self.tgt_text = src_text, tgt_text
         self.align: list[list[int]] | None = None  # per pair, each target piece's source position
+        self.kept: list[int] = list(range(len(src)))  # each pair's line in the text it was read from
 
     @classmethod
     def load(cls, prefix: str, src_lang: str, tgt_lang: str, tokenizer: Tokenizer,
@@ -156,7 +157,9 @@ class ParallelData:
         if not keep:
             raise UserError(f"{name}: no sentence pair is within data.max_len={max_len} pieces")
         pick = lambda xs: [xs[i] for i in keep]  # noqa: E731
-        return cls(pick(src), pick(tgt), pick(src_text), pick(tgt_text))
+        data = cls(pick(src), pick(tgt), pick(src_text), pick(tgt_text))
+        data.kept = keep
+        return data
 
     def __len__(self) -> int:
         return len(self.src)

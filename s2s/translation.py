@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from s2s.align import Model1, guided_loss
+from s2s.alignment import piece_alignment, read_links
 from s2s.config import Config
 from s2s.data import Batch, ParallelData, read_parallel, split_path
 from s2s.lengths import Lengths
@@ -50,7 +51,15 @@ class TranslateTask:
         log.info("training lengths: median %d source pieces, 99%% within %d, at most %d; %.2f target "
                  "pieces per source piece (0.1%% below %.2f)", self.lengths.src_median, self.lengths.part_limit,
                  self.lengths.src_max, self.lengths.ratio_median, self.lengths.ratio_low)
-        if cfg.guided_alignment > 0:
+        if cfg.guided_alignment > 0 and data.train_alignments:
+            log.info("reading the word alignments of the training data from %s for guided alignment",
+                     data.train_alignments)
+            links = read_links(data.train_alignments, list(zip(*self.text)))
+            train.align = [piece_alignment(links[k], tokenizer.src_words(self.text[0][k]),
+                                           tokenizer.tgt_words(self.text[1][k]),
+                                           tokenizer.src_pieces(src[:-1]))
+                           for k, src in zip(train.kept, train.src)]
+        elif cfg.guided_alignment > 0:
             log.info("learning word alignments of the training data (IBM Model 1) for guided alignment")
             model1 = Model1.train([s[:-1] for s in train.src], train.tgt)
             train.align = [model1.align(s[:-1], t) for s, t in zip(train.src, train.tgt)]

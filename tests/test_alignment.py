@@ -5,7 +5,8 @@ import random
 import pytest
 import torch
 
-from s2s.alignment import Gold, error_rate, links, parse_gold, parse_links, pharaoh, symmetrize, word_links
+from s2s.alignment import (Gold, error_rate, links, parse_gold, parse_links, pharaoh, piece_alignment, read_links,
+                           symmetrize, word_links)
 from s2s.errors import UserError
 from tests.test_translate import translator
 
@@ -120,3 +121,25 @@ def test_forced_alignments_use_the_given_translations_words(tokenizer):
     forced = t.force("The dog sees a cat.", target)
     assert forced.forced and forced.text == target
     assert sorted(j for _, j in t.alignment(forced)) == list(range(len(target.split())))
+
+
+def test_word_links_become_one_source_piece_per_target_piece():
+    # source words: 0 = pieces 0-1, 1 = piece 2; target words: 0 = piece 0, 1 = pieces 1-2, 2 = piece 3
+    assert piece_alignment({(1, 0), (0, 1)}, [0, 0, 1], [0, 1, 1, 2]) == [2, 0, 0, -1]
+    assert piece_alignment({(1, 1), (0, 1)}, [0, 0, 1], [0, 1, 1, 2]) == [-1, 0, 0, -1]  # several: the first
+    assert piece_alignment(set(), [0], [0, 0]) == [-1, -1]
+    # with the pieces: a word's longest piece, not the lone "▁" it starts with
+    assert piece_alignment({(1, 0)}, [0, 1, 1, 1], [0], ["▁a", "▁", "bcd", "e"]) == [2]
+
+
+def test_a_links_file_that_does_not_fit_its_pairs_is_named(tmp_path):
+    pairs = [("a b c", "x y"), ("d", "z")]
+    good = tmp_path / "good.align"
+    good.write_text("0-0 2-1\n\n", encoding="utf-8")
+    assert read_links(str(good), pairs) == [{(0, 0), (2, 1)}, set()]
+    for text, message in (("0-0\n", "has 1 lines for 2 sentence pairs"),
+                          ("0-0\n0-1\n", r":2: link 0-1 is outside the pair, which has 1 source and 1 target"),
+                          ("0-0 x\n\n", r":1: 'x' is not a link")):
+        (tmp_path / "bad.align").write_text(text, encoding="utf-8")
+        with pytest.raises(UserError, match=message):
+            read_links(str(tmp_path / "bad.align"), pairs)

@@ -113,6 +113,7 @@ NONE = ["model.decoder.attention=none", "model.decoder.input_feeding=false"]
     (NONE + ["train.guided_alignment=1.0"], "train.guided_alignment"),
     (["model.decoder.local_window=-1"], "model.decoder.local_window"),
     (["train.guided_alignment=-1"], "train.guided_alignment"),
+    (["data.train_alignments=train.align"], "data.train_alignments"),
 ])
 def test_invalid_architecture_combinations_name_the_key(tmp_path, overrides, key):
     with pytest.raises(UserError, match=key.replace(".", r"\.")):

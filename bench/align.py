@@ -1,0 +1,227 @@
+"""Word alignment against human links: alignment error rate (AER), precision and recall on
+the English-French Hansards gold set (the 147 dev pairs, Sure and Possible links), side by
+side in one run, for eflomal, s2s's own IBM Model 1, and s2s models' attention (one
+direction, the other, and both combined), with each s2s model's BLEU on Multi30k.
+
+Every aligner learns from the same text: Multi30k and Tatoeba English-French plus the text
+(not the links) of the 147 sentences. eflomal is GPL-3 and is run as a separate program
+(`eflomal-align`, from `pip install eflomal` in an environment of its own); give its path
+with --eflomal, or leave it out to skip it.
+
+    python bench/align.py --prepare     # writes runs/align/data/train.{en,fr} (once)
+    s2s train -c configs/align_en_fr.yaml -o runs/align/en_fr                   # and the others:
+    s2s train -c configs/align_en_fr.yaml -o runs/align/en_fr_guided --set train.guided_alignment=1
+    s2s train -c configs/align_en_fr.yaml -o runs/align/fr_en --set data.src_lang=fr --set data.tgt_lang=en
+    s2s train -c configs/align_en_fr.yaml -o runs/align/fr_en_guided --set data.src_lang=fr \\
+        --set data.tgt_lang=en --set train.guided_alignment=1
+    python bench/align.py --eflomal /path/to/eflomal-align \\
+        --s2s attention=runs/align/en_fr,runs/align/fr_en --s2s guided=runs/align/en_fr_guided,runs/align/fr_en_guided
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+DATA = Path(os.environ.get("S2S_DATA", "data"))
+GOLD = DATA / "alignment" / "enfr-hansards"
+TRAIN = [DATA / "multi30k" / "train", DATA / "tatoeba-en-fr" / "train", GOLD / "dev"]
+WORK = Path("runs/align/data")
+PUNCTUATION = re.compile(r"([^\w\s])")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prepare", action="store_true", help=f"write the training text to {WORK} and stop")
+    parser.add_argument("--eflomal", help="the eflomal-align program (a separate install: it is GPL-3)")
+    parser.add_argument("--teacher", action="store_true",
+                        help="with --eflomal: write eflomal's links of the training text for guided alignment")
+    parser.add_argument("--s2s", action="append", default=[], metavar="NAME=EN_FR[,FR_EN]",
+                        help="s2s runs to align with: English->French, and optionally French->English")
+    parser.add_argument("--no-bleu", action="store_true", help="skip the Multi30k BLEU of the s2s models")
+    return parser.parse_args()
+
+
+def read(path: Path) -> list[str]:
+    return path.read_text(encoding="utf-8").splitlines()
+
+
+def prepare() -> None:
+    """The training text: Multi30k, Tatoeba and the gold sentences' text, one file per language."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    for lang in ("en", "fr"):
+        lines = [line for prefix in TRAIN for line in read(Path(f"{prefix}.{lang}"))]
+        (WORK / f"train.{lang}").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    print(f"wrote {len(lines)} pairs to {WORK}/train.{{en,fr}}")
+
+
+def classic_text() -> tuple[list[str], list[str], int]:
+    """The training text as classical aligners want it (lowercased, punctuation split off),
+    with the gold sentences last as they are tokenised (lowercased); and how many those are."""
+    gold = {lang: [line.lower() for line in read(GOLD / f"dev.{lang}")] for lang in ("en", "fr")}
+    text = {lang: [" ".join(PUNCTUATION.sub(r" \1 ", line.lower()).split())
+                   for prefix in TRAIN[:-1] for line in read(Path(f"{prefix}.{lang}"))] + gold[lang]
+            for lang in ("en", "fr")}
+    return text["en"], text["fr"], len(gold["en"])
+
+
+def teacher(program: str) -> None:
+    """eflomal's links for every training pair, both directions combined (grow-diag-final-and)
+    and moved from its tokens to the whitespace words of the text s2s trains on, written
+    as train.en-fr.align and train.fr-en.align for data.train_alignments."""
+    from s2s.alignment import pharaoh, symmetrize
+
+    en, fr, _ = classic_text()
+    start = time.perf_counter()
+    sides = eflomal(program, en, fr, len(en))
+    raw = {lang: read(WORK / f"train.{lang}") for lang in ("en", "fr")}
+    gold = len(read(GOLD / "dev.en"))
+    words = {lang: [_token_words(line) for line in raw[lang][:-gold]] +
+             [list(range(len(line.split()))) for line in raw[lang][-gold:]] for lang in ("en", "fr")}
+    out = {"en-fr": [], "fr-en": []}
+    for n, (fwd, rev) in enumerate(zip(sides["fwd"], sides["rev"])):
+        en_word, fr_word = words["en"][n], words["fr"][n]
+        links = {(en_word[i], fr_word[j]) for i, j in symmetrize(fwd, rev, "grow-diag-final-and")}
+        out["en-fr"].append(pharaoh(links))
+        out["fr-en"].append(pharaoh({(j, i) for i, j in links}))
+    for direction, lines in out.items():
+        (WORK / f"train.{direction}.align").write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    print(f"eflomal aligned {len(en)} pairs in {time.perf_counter() - start:.0f} s: "
+          f"{WORK}/train.en-fr.align and train.fr-en.align")
+
+
+def _links(line: str) -> set:
+    from s2s.alignment import parse_links
+
+    return parse_links(line, "eflomal's output")
+
+
+def _token_words(line: str) -> list[int]:
+    """For each token of a line as classic_text splits it, the whitespace word it comes from."""
+    return [w for w, word in enumerate(line.split()) for _ in PUNCTUATION.sub(r" \1 ", word.lower()).split()]
+
+
+def eflomal(program: str, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
+    """eflomal's links (model 3) for the last `last` pairs, both directions."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "en").write_text("".join(line + "\n" for line in en), encoding="utf-8")
+        (Path(tmp) / "fr").write_text("".join(line + "\n" for line in fr), encoding="utf-8")
+        subprocess.run([program, "-s", f"{tmp}/en", "-t", f"{tmp}/fr", "-f", f"{tmp}/fwd", "-r", f"{tmp}/rev",
+                        "--model", "3", "--overwrite"], check=True, stderr=subprocess.DEVNULL)
+        return {side: [_links(line) for line in read(Path(tmp) / side)[-last:]] for side in ("fwd", "rev")}
+
+
+def model1(en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
+    """s2s's IBM Model 1 over words, trained both ways; links for the last `last` pairs."""
+    from s2s.align import Model1
+
+    vocab: dict[str, int] = {}
+    ids = {side: [[vocab.setdefault(w, len(vocab)) for w in line.split()] for line in lines]
+           for side, lines in (("en", en), ("fr", fr))}
+    out = {}
+    for side, (src, tgt) in (("fwd", ("en", "fr")), ("rev", ("fr", "en"))):
+        model = Model1.train(ids[src], ids[tgt])
+        found = []
+        for s, t in zip(ids[src][-last:], ids[tgt][-last:]):
+            pairs = [(i, j) for j, i in enumerate(model.align(s, t)) if i >= 0]
+            found.append(set(pairs) if side == "fwd" else {(j, i) for i, j in pairs})
+        out[side] = found
+    return out
+
+
+def attention(run: str, src: list[str], tgt: list[str], backward: bool) -> list[set]:
+    """Links from a model's attention by forced decoding; (English, French) word pairs."""
+    from s2s import Translator
+
+    translator = Translator.load(run, device="cpu")
+    found = [set(translator.alignment(t)) for t in translator.force_all(src, tgt)]
+    return [{(j, i) for i, j in links} for links in found] if backward else found
+
+
+def bleu(run: str, src_lang: str, tgt_lang: str) -> tuple[float, float]:
+    """Validation and test_2016_flickr BLEU of a run on Multi30k (its own search settings)."""
+    from s2s import Translator, score
+
+    translator = Translator.load(run, device="cpu")
+    out = []
+    for split in ("val", "test_2016_flickr"):
+        hyp = translator.translate(read(DATA / "multi30k" / f"{split}.{src_lang}"))
+        out.append(score(hyp, read(DATA / "multi30k" / f"{split}.{tgt_lang}"))[0].score)
+    return out[0], out[1]
+
+
+def argmax_share(links: list[set], gold) -> float:
+    """Of the French words with a Sure link, the share whose link (one per word, as attention
+    gives) is a Sure link."""
+    hit = total = 0
+    for found, g in zip(links, gold):
+        sure_words = {j for _, j in g.sure}
+        total += len(sure_words)
+        hit += len({j for i, j in found if (i, j) in g.sure})
+    return hit / total if total else 0.0
+
+
+def main() -> None:
+    args = parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    if args.prepare:
+        prepare()
+        return
+    if args.teacher:
+        teacher(args.eflomal)
+        return
+    from s2s.alignment import error_rate, parse_gold, symmetrize
+
+    gold = [parse_gold(line, f"{GOLD / 'dev.gold'}:{n}", one_based=True)
+            for n, line in enumerate(read(GOLD / "dev.gold"), 1)]
+    en, fr = read(GOLD / "dev.en"), read(GOLD / "dev.fr")
+    print(f"gold: {GOLD} ({len(gold)} pairs, {sum(len(g.sure) for g in gold)} Sure and "
+          f"{sum(len(g.possible) for g in gold)} Possible links)")
+    rows = []
+
+    def add(system: str, sides: dict[str, list[set]], seconds: float, extra: str = "") -> None:
+        views = {"en->fr": sides["fwd"]}
+        if "rev" in sides:
+            views["fr->en"] = sides["rev"]
+            for method in ("intersection", "grow-diag-final-and"):
+                views[method] = [symmetrize(a, b, method) for a, b in zip(sides["fwd"], sides["rev"])]
+        for view, links in views.items():
+            rate = error_rate(links, gold)
+            share = f"{argmax_share(links, gold):.1%}" if view == "en->fr" else ""
+            rows.append(f"| {system} | {view} | {100 * rate.aer:.1f} | {100 * rate.precision:.1f} | "
+                        f"{100 * rate.recall:.1f} | {rate.links} | {share} | {seconds:.0f} | {extra} |")
+
+    text = classic_text()
+    if args.eflomal:
+        start = time.perf_counter()
+        add("eflomal (model 3)", eflomal(args.eflomal, *text), time.perf_counter() - start)
+    start = time.perf_counter()
+    add("IBM Model 1 (s2s.align, words)", model1(*text), time.perf_counter() - start)
+    for spec in args.s2s:
+        name, _, runs = spec.partition("=")
+        runs = runs.split(",")
+        start = time.perf_counter()
+        sides = {"fwd": attention(runs[0], en, fr, backward=False)}
+        if len(runs) > 1:
+            sides["rev"] = attention(runs[1], fr, en, backward=True)
+        seconds = time.perf_counter() - start
+        extra = ""
+        if not args.no_bleu:
+            scores = [bleu(runs[0], "en", "fr")] + ([bleu(runs[1], "fr", "en")] if len(runs) > 1 else [])
+            extra = "; ".join(f"{d}: {v:.1f} / {t:.1f}" for d, (v, t) in zip(("en-fr", "fr-en"), scores))
+        add(f"s2s {name}", sides, seconds, extra)
+    print()
+    print("| system | links | AER | precision | recall | links | argmax on a Sure link | seconds | "
+          "Multi30k BLEU val / test |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---|")
+    print("\n".join(rows))
+
+
+if __name__ == "__main__":
+    main()
