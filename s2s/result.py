@@ -74,10 +74,14 @@ def join_nbest(parts: list[list[Translation]], n: int) -> list[Translation]:
     return best
 
 
+def text_line(translation: Translation, extra: Callable[[Translation], str] | None = None) -> str:
+    """The text, and `extra(translation)` (a field such as the word alignment) after a tab where given."""
+    return translation.text + (f"\t{extra(translation)}" if extra else "")
+
+
 def scored_line(translation: Translation, extra: Callable[[Translation], str] | None = None) -> str:
-    """`score<TAB>text`, the 1-best format of `s2s translate --scores` (`extra`: a field to add
-    after another tab, such as the word alignment)."""
-    return f"{translation.score:.4f}\t{translation.text}" + (f"\t{extra(translation)}" if extra else "")
+    """`score<TAB>text`, the 1-best format of `s2s translate --scores` (with `extra` as in `text_line`)."""
+    return f"{translation.score:.4f}\t{text_line(translation, extra)}"
 
 
 def nbest_lines(line_number: int, translations: list[Translation], n: int,
@@ -88,8 +92,7 @@ def nbest_lines(line_number: int, translations: list[Translation], n: int,
     Ranks that have no hypothesis (a blank line has only the empty one; a tiny vocabulary
     may allow fewer than n) are printed with score -inf and empty text (and extra field).
     """
-    tail = (lambda t: f"\t{extra(t)}") if extra else (lambda t: "")  # noqa: E731
-    out = [f"{line_number}\t{rank}\t{t.score:.4f}\t{t.text}{tail(t)}" for rank, t in enumerate(translations[:n], 1)]
+    out = [f"{line_number}\t{rank}\t{scored_line(t, extra)}" for rank, t in enumerate(translations[:n], 1)]
     empty = "\t" if extra else ""
     out += [f"{line_number}\t{rank}\t{-math.inf}\t{empty}" for rank in range(len(out) + 1, n + 1)]
     return out

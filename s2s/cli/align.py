@@ -11,6 +11,7 @@ from tqdm import tqdm
 from s2s.cli.common import (batch_option, count_lines, device_option, load_translator, quiet_option, setup_logging,
                             show_progress, write_results)
 from s2s.cli.translate import check_attention, utf8_option
+from s2s.alignment import SYMMETRIZE
 from s2s.errors import UserError
 
 CHUNK = 3200  # pairs read and aligned at a time: memory stays flat on large files
@@ -27,9 +28,7 @@ CHUNK = 3200  # pairs read and aligned at a time: memory stays flat on large fil
               help="Where alignments go ('-' = stdout); a file appears only once complete.")
 @click.option("--backward", type=click.Path(exists=True),
               help="A model translating --tgt into --src: align both ways and combine (--symmetrize).")
-@click.option("--symmetrize", type=click.Choice(["intersection", "union", "grow-diag", "grow-diag-final",
-                                                 "grow-diag-final-and"]),
-              default="grow-diag-final-and", show_default=True,
+@click.option("--symmetrize", type=click.Choice(SYMMETRIZE), default="grow-diag-final-and", show_default=True,
               help="How --backward's links combine with --model's.")
 @utf8_option
 @batch_option

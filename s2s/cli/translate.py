@@ -62,7 +62,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
     """
     from s2s.alignment import pharaoh
     from s2s.data import iter_lines, read_lines
-    from s2s.result import nbest_lines, scored_line
+    from s2s.result import nbest_lines, scored_line, text_line
 
     setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
@@ -96,10 +96,8 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
         out = (row for i, found in enumerate(results, 1) for row in nbest_lines(i, found, nbest, links))
     elif scores:
         out = (scored_line(found[0], links) for found in results)
-    elif alignments:
-        out = (f"{found[0].text}\t{links(found[0])}" for found in results)
     else:
-        out = (found[0].text for found in results)
+        out = (text_line(found[0], links) for found in results)
     write_results(out, output, flush_each=interactive)
 
 
