@@ -19,7 +19,7 @@ from pathlib import Path
 
 import torch
 
-from s2s.data import read_parallel, split_path
+from s2s.text import read_parallel, split_path
 from s2s.metrics import score
 from s2s.translator import Translator
 

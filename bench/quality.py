@@ -20,7 +20,7 @@ import torch
 
 from s2s import checkpoint
 from s2s.configfile import from_dict
-from s2s.data import read_parallel, split_path
+from s2s.text import read_parallel, split_path
 from s2s.metrics import score
 from s2s.translator import Translator
 

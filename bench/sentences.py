@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from s2s.data import read_lines
+from s2s.text import read_lines
 
 GROUP = 5
 

@@ -38,7 +38,8 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2s import checkpoint
-from s2s.data import ParallelData, read_parallel, split_path
+from s2s.data import ParallelData
+from s2s.text import read_parallel, split_path
 from s2s.loss import batch_loss
 from s2s.metrics import score
 from s2s.translator import Translator

@@ -27,6 +27,7 @@ import torch
 from s2s import checkpoint
 from s2s.align import Model1, agreement
 from s2s.data import ParallelData
+from s2s.pieces import Pieces
 from s2s.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -68,8 +69,8 @@ def attention_agreement(run: Path) -> float | None:
     data = config.data
     train = ParallelData.load(data.train, data.src_lang, data.tgt_lang, translator.tokenizer, data.max_len)
     valid = ParallelData.load(data.valid, data.src_lang, data.tgt_lang, translator.tokenizer)
-    aligner = Model1.train([s[:-1] for s in train.src], train.tgt)
-    valid.align = [aligner.align(s[:-1], t) for s, t in zip(valid.src, valid.tgt)]
+    aligner = Model1.train(*map(list, zip(*train.pairs(range(len(train))))))
+    valid.align = Pieces.from_lists([aligner.align(s, t) for s, t in valid.pairs(range(len(valid)))])
     hits = total = 0
     with torch.no_grad():
         for start in range(0, len(valid), 64):

@@ -97,7 +97,7 @@ def pharaoh(found: Iterable[Link]) -> str:
 def read_links(path: str, pairs: list[tuple[str, str]]) -> list[set[Link]]:
     """The links of a Pharaoh file with one line per sentence pair of `pairs` (source, target
     text); a line count, link or word number that does not fit is an error naming the line."""
-    from s2s.data import read_lines
+    from s2s.text import read_lines
 
     found = []
     for n, (line, (src, tgt)) in enumerate(zip(read_lines(path), pairs), 1):

@@ -50,6 +50,8 @@ class DataConfig:
     max_len: int = 50  # pieces per side; longer training pairs are dropped
     train_alignments: str = ""  # Pharaoh word links for each training pair (from any aligner): what
     # train.guided_alignment pulls attention towards instead of IBM Model 1's
+    cache_dir: str = ""  # where the encoded training corpus and its tokenizer are cached (translate);
+    # "": the run directory's cache/. Name one place to share the cache between runs on the same text
 
     def __post_init__(self) -> None:
         _check(bool(self.train), "data.train", "is required (a file prefix, e.g. data/demo/train)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from s2s.data import read_lines, read_parallel
+from s2s.text import read_lines, read_parallel
 from s2s.errors import UserError
 from s2s.metrics import Score, score
 from s2s.translator import Translator

@@ -6,16 +6,20 @@ classify also records macro-F1 at each validation; accuracy picks best.pt for bo
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from s2s.config import Config
+from s2s.distributed import Group
 from s2s.labeled import LabelBatch, LabeledData
 from s2s.labeler import LABELERS
 from s2s.labels import LabelSet, Labelled, read_split
 from s2s.labelscores import score_labels
 from s2s.task import Validation
+from s2s.text import fingerprint
 from s2s.tokenizer import Tokenizer
 
 
@@ -51,21 +55,24 @@ class LabelTask:
 
     metric = "accuracy"
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, run_dir: Path = Path(".")):
         self.config, self.task = config, config.task
         self.train_examples: Labelled | None = None
         self.valid_examples: Labelled | None = None
         self.label_set: LabelSet | None = None
 
-    def read_train(self) -> tuple[list[str], list[str]]:
+    def read_train(self) -> str:
         self.train_examples = read_split(self.task, self.config.data, self.config.data.train)
         self.label_set = LabelSet.of(self.train_examples)
-        return self.train_examples.fingerprint_lines()
+        return fingerprint(*self.train_examples.fingerprint_lines())
 
-    def tokenizer_text(self) -> tuple[list[str], None]:
-        return self.train_examples.text(), None
+    def tokenizer(self, seed: int) -> Tokenizer:
+        """A source-only tokenizer learnt from the training text (held in memory: these
+        corpora are small)."""
+        return Tokenizer.train(self.config.tokenizer, self.train_examples.text(), None, seed=seed)
 
-    def datasets(self, tokenizer: Tokenizer) -> tuple[LabeledData, LabeledData, tuple[list[str], list[str]]]:
+    def datasets(self, tokenizer: Tokenizer, group: Group = Group()) -> tuple[LabeledData, LabeledData,
+                                                                             tuple[list[str], list[str]]]:
         data = self.config.data
         train = LabeledData.encode(self.task, self.train_examples, tokenizer, self.label_set, max_len=data.max_len)
         self.valid_examples = read_split(self.task, data, data.valid)

@@ -18,7 +18,7 @@ from pathlib import Path
 import conllu
 
 from s2s.config import DataConfig
-from s2s.data import read_lines, read_parallel, split_path
+from s2s.text import read_lines, read_parallel, split_path
 from s2s.errors import UserError
 
 

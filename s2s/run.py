@@ -6,6 +6,7 @@ API call (`s2s.train`).
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -41,6 +42,18 @@ def run_config(config: Config | str | Path | None, run_dir: str | Path | None, o
     return load_config(config, list(overrides)), Path(run_dir or Path("runs") / Path(config).stem)
 
 
+def peak_memory() -> tuple[float, float] | None:
+    """(this process's, its largest finished child's) peak resident memory in MB, where the
+    system reports it."""
+    try:
+        import resource
+    except ImportError:  # not on this system
+        return None
+    unit = 1 if sys.platform == "darwin" else 1024  # bytes there, kilobytes on Linux
+    return tuple(resource.getrusage(who).ru_maxrss * unit / 2 ** 20
+                 for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
 def train(config: Config | str | Path | None, run_dir: str | Path | None = None, *, overrides: Sequence[str] = (),
           resume: bool = False, device: str | torch.device = "auto", progress_bar: bool = False) -> Progress:
     """Trains a model as `config` says into `run_dir`, or resumes the run there; returns
@@ -70,6 +83,10 @@ def train(config: Config | str | Path | None, run_dir: str | Path | None = None,
         trainer = Trainer(config, run_dir, device, progress_bar, group)
         trainer.prepare(resume)
         progress = trainer.run()
+        peaks = group.gather(peak_memory())
+        if None not in peaks:
+            root.info("peak memory (resident set) %s MB per process; of the processes it started (tokenizer, "
+                      "encoding) at most %.0f MB", ", ".join(f"{own:.0f}" for own, _ in peaks), max(c for _, c in peaks))
         group.barrier()  # all processes leave together: none tears down its links while another still writes
         return progress
     finally:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
+from s2s.distributed import Group
 from s2s.tokenizer import Tokenizer
 
 
@@ -31,9 +33,9 @@ class Dataset(Protocol):
     """An encoded training or validation split, as the loop batches it."""
 
     def __len__(self) -> int: ...
-    def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[list[int]]: ...
-    def counts(self, indices: list[int]) -> tuple[int, int]: ...  # (tokens, targets)
-    def batch(self, indices: list[int]) -> Any: ...  # with .to(device)
+    def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[np.ndarray]: ...
+    def counts(self, indices: np.ndarray) -> tuple[int, int]: ...  # (tokens, targets)
+    def batch(self, indices: np.ndarray) -> Any: ...  # with .to(device)
 
 
 class Task(Protocol):
@@ -41,15 +43,15 @@ class Task(Protocol):
 
     metric: str  # the validation score's name: "BLEU", "accuracy"
 
-    def read_train(self) -> tuple[list[str], list[str]]:
-        """Reads the training split; returns its text as two line lists (for the fingerprint)."""
+    def read_train(self) -> str:
+        """Reads (or streams and checks) the training split; returns its fingerprint."""
 
-    def tokenizer_text(self) -> tuple[list[str], list[str] | None]:
-        """What the tokenizer learns from: source lines, and target lines (None: source only)."""
+    def tokenizer(self, seed: int) -> Tokenizer:
+        """A new tokenizer learnt from the training text (on the main process only)."""
 
-    def datasets(self, tokenizer: Tokenizer) -> tuple[Dataset, Dataset, tuple[list[str], list[str]]]:
+    def datasets(self, tokenizer: Tokenizer, group: Group) -> tuple[Dataset, Dataset, tuple[list[str], list[str]]]:
         """The encoded training split (length-filtered) and validation split, and the
-        validation text as two line lists (for its fingerprint)."""
+        validation text as two line lists (for its fingerprint). Collective under torchrun."""
 
     def build(self, tokenizer: Tokenizer) -> nn.Module:
         """A new model for this task (seeded by the caller)."""

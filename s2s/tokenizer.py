@@ -11,11 +11,14 @@ import io
 import itertools
 import re
 from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import sentencepiece as spm
 
-from s2s.config import TokenizerConfig
 from s2s.errors import UserError
+
+if TYPE_CHECKING:  # not imported at run time: the processes that encode a corpus stay free of torch
+    from s2s.config import TokenizerConfig
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
 _WORD = re.compile(r"\S+")  # a word of str.split(): \s is what str.isspace() calls whitespace

@@ -24,7 +24,7 @@ from s2s import checkpoint
 from s2s.bookkeeping import Bookkeeping, Progress
 from s2s.config import Config
 from s2s.configfile import dump_config, from_dict
-from s2s.data import fingerprint
+from s2s.text import fingerprint
 from s2s.distributed import Group
 from s2s.errors import UserError
 from s2s.labeling import LabelTask
@@ -57,7 +57,7 @@ class Trainer(Bookkeeping, Stopping):
         self.bf16 = (config.train.bf16 and device.type == "cuda" and torch.cuda.is_available()
                      and torch.cuda.is_bf16_supported())
         self.progress = Progress()
-        self.task: Task = TASKS[config.task](config)
+        self.task: Task = TASKS[config.task](config, run_dir)
         self.tokenizer: Tokenizer | None = None
         self.resumed: dict | None = None
         self.fingerprints: dict[str, str] = {}
@@ -91,7 +91,7 @@ class Trainer(Bookkeeping, Stopping):
                                                           "train_state", "fingerprints"))
             check_compatible(from_dict(self.resumed["config"]), self.config, self.run_dir)
         data = self.config.data
-        self.fingerprints = {"train": fingerprint(*self.task.read_train())}
+        self.fingerprints = {"train": self.task.read_train()}
         check_same_text(self.resumed, self.fingerprints, "train", self.run_dir)
         if resume:
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
@@ -101,8 +101,7 @@ class Trainer(Bookkeeping, Stopping):
                      else f"{data.train}.{{{data.src_lang},{data.tgt_lang}}}")
             state = None
             if self.group.main:
-                state = Tokenizer.train(self.config.tokenizer, *self.task.tokenizer_text(),
-                                        seed=self.config.train.seed).state()
+                state = self.task.tokenizer(self.config.train.seed).state()
             self.tokenizer = Tokenizer.from_state(self.group.share(state))  # rank 0's, everywhere
         if self.group.main:
             dump_config(self.config, self.run_dir / "config.yaml")
@@ -130,7 +129,7 @@ class Trainer(Bookkeeping, Stopping):
     def run(self) -> Progress:
         """Trains until max_steps, max_epochs or early stopping; returns the final progress."""
         cfg, tok = self.config.train, self.tokenizer
-        train, valid, valid_text = self.task.datasets(tok)
+        train, valid, valid_text = self.task.datasets(tok, self.group)
         self.fingerprints["valid"] = fingerprint(*valid_text)
         check_same_text(self.resumed, self.fingerprints, "valid", self.run_dir)
         model, optimizer, scheduler = self._build()

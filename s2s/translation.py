@@ -4,16 +4,23 @@ label-smoothed loss of every target piece (plus guided alignment) and validation
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
+from s2s import cache
 from s2s.align import Model1, guided_loss
 from s2s.alignment import piece_alignment, read_links
 from s2s.config import Config
-from s2s.data import Batch, ParallelData, read_parallel, split_path
+from s2s.data import Batch, ParallelData
+from s2s.distributed import Group
+from s2s.pieces import Pieces
+from s2s.text import ParallelFiles, line_chunks, split_path
 from s2s.lengths import Lengths
 from s2s.loss import batch_loss, validation_loss
 from s2s.metrics import bleu
@@ -30,41 +37,60 @@ class TranslateTask:
 
     metric = "BLEU"
 
-    def __init__(self, config: Config):
+    def __init__(self, config: Config, run_dir: Path = Path(".")):
         self.config = config
-        self.text: tuple[list[str], list[str]] = ([], [])
+        self.cache_dir = Path(config.data.cache_dir) if config.data.cache_dir else run_dir / "cache"
+        self.files: ParallelFiles | None = None  # the training text, checked
         self.lengths: Lengths | None = None  # of the training pairs, for translation (s2s.lengths)
 
-    def read_train(self) -> tuple[list[str], list[str]]:
+    def read_train(self) -> str:
         data = self.config.data
-        self.text = read_parallel(split_path(data.train, data.src_lang), split_path(data.train, data.tgt_lang))
-        return self.text
+        self.files = ParallelFiles.scan(split_path(data.train, data.src_lang), split_path(data.train, data.tgt_lang))
+        return self.files.fingerprint
 
-    def tokenizer_text(self) -> tuple[list[str], list[str]]:
-        return self.text
+    def tokenizer(self, seed: int) -> Tokenizer:
+        return cache.tokenizer(self.files, self.config.tokenizer, seed, self.cache_dir)
 
-    def datasets(self, tokenizer: Tokenizer) -> tuple[ParallelData, ParallelData, tuple[list[str], list[str]]]:
+    def datasets(self, tokenizer: Tokenizer, group: Group = Group()) -> tuple[ParallelData, ParallelData,
+                                                                             tuple[list[str], list[str]]]:
+        """The training pairs from the corpus cache (rank 0 encodes them there first, the
+        other processes then open the same files), and the validation split in memory."""
         data, cfg = self.config.data, self.config.train
-        train = ParallelData.from_text(*self.text, tokenizer, max_len=data.max_len,
-                                       name=f"{data.train}.{{{data.src_lang},{data.tgt_lang}}}")
-        self.lengths = Lengths.measure([len(s) - 1 for s in train.src], [len(t) for t in train.tgt])
+        if group.main:
+            sides = cache.encoded(self.files, tokenizer, self.cache_dir)
+        group.barrier()
+        if not group.main:
+            sides = cache.encoded(self.files, tokenizer, self.cache_dir)  # found, unless the disk is not shared
+        train = ParallelData(*sides).filtered(data.max_len, f"{data.train}.{{{data.src_lang},{data.tgt_lang}}}")
+        self.lengths = Lengths.measure(train.src_len, train.tgt_len)
         log.info("training lengths: median %d source pieces, 99%% within %d, at most %d; %.2f target "
                  "pieces per source piece (0.1%% below %.2f)", self.lengths.src_median, self.lengths.part_limit,
                  self.lengths.src_max, self.lengths.ratio_median, self.lengths.ratio_low)
-        if cfg.guided_alignment > 0 and data.train_alignments:
-            log.info("reading the word alignments of the training data from %s for guided alignment",
-                     data.train_alignments)
-            links = read_links(data.train_alignments, list(zip(*self.text)))
-            train.align = [piece_alignment(links[k], tokenizer.src_words(self.text[0][k]),
-                                           tokenizer.tgt_words(self.text[1][k]),
-                                           tokenizer.src_pieces(src[:-1]))
-                           for k, src in zip(train.kept, train.src)]
-        elif cfg.guided_alignment > 0:
-            log.info("learning word alignments of the training data (IBM Model 1) for guided alignment")
-            model1 = Model1.train([s[:-1] for s in train.src], train.tgt)
-            train.align = [model1.align(s[:-1], t) for s, t in zip(train.src, train.tgt)]
+        if cfg.guided_alignment > 0:
+            train.align = self._guidance(train, tokenizer)
         valid = ParallelData.load(data.valid, data.src_lang, data.tgt_lang, tokenizer)
         return train, valid, (valid.src_text, valid.tgt_text)
+
+    def _guidance(self, train: ParallelData, tokenizer: Tokenizer) -> Pieces:
+        """Each kept pair's target pieces' source positions, for guided alignment: from
+        data.train_alignments, or learnt by IBM Model 1. Held in memory (unlike the pieces)."""
+        data = self.config.data
+        kept = train.kept
+        if data.train_alignments:
+            log.info("reading the word alignments of the training data from %s for guided alignment",
+                     data.train_alignments)
+            text = list(zip(*(itertools.chain.from_iterable(line_chunks(path))
+                              for path in (self.files.src, self.files.tgt))))
+            links = read_links(data.train_alignments, text)
+            positions = [piece_alignment(links[k], tokenizer.src_words(text[k][0]), tokenizer.tgt_words(text[k][1]),
+                                         tokenizer.src_pieces(src))
+                         for k, (src, _) in zip(kept.tolist(), train.pairs(np.arange(len(train))))]
+        else:
+            log.info("learning word alignments of the training data (IBM Model 1) for guided alignment")
+            src, tgt = zip(*train.pairs(np.arange(len(train))))
+            model1 = Model1.train(list(src), list(tgt))
+            positions = [model1.align(s, t) for s, t in zip(src, tgt)]
+        return Pieces.from_lists(positions, dtype=np.int32)
 
     def build(self, tokenizer: Tokenizer) -> Seq2Seq:
         return Seq2Seq.from_config(self.config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)

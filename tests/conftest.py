@@ -70,7 +70,7 @@ def tiny_config(corpus: Path, **train) -> Config:
 
 @pytest.fixture(scope="session")
 def tokenizer(demo_corpus) -> Tokenizer:
-    from s2s.data import read_lines
+    from s2s.text import read_lines
     return Tokenizer.train(TokenizerConfig(vocab_size=120), read_lines(demo_corpus / "train.src"),
                            read_lines(demo_corpus / "train.tgt"))
 

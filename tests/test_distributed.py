@@ -45,7 +45,7 @@ def test_accumulated_batches_give_the_gradient_of_their_union(demo_corpus, token
     assert abs(split_loss - whole_loss) < 1e-5
     for a, b in zip(split, (p.grad for p in model.parameters())):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
-    batch = collate([data.src[i] for i in first], [data.tgt[i] for i in first])
+    batch = collate(*zip(*data.pairs(first)), src_eos=True)
     real_targets = int((batch.tgt_out != PAD).sum())
     assert data.counts(first) == (int(batch.src_len.sum()) - len(first) + real_targets - len(first), real_targets)
 

@@ -44,3 +44,24 @@ def test_a_trained_run_keeps_its_lengths_in_every_checkpoint(demo_corpus, tmp_pa
         lengths = Lengths.from_state(checkpoint.load(tmp_path / "run" / name)["lengths"])
         assert 1000 < lengths.pairs <= 2000 and 0 < lengths.src_median <= lengths.part_limit <= lengths.src_max <= 40
         assert 0 < lengths.ratio_low <= lengths.ratio_median
+
+
+def test_counted_percentiles_equal_sorted_ones():
+    import random
+
+    from s2s.lengths import LOW_PERCENTILE, PART_PERCENTILE
+
+    def nearest_rank(values, percent):
+        rank = max(1, -(-len(values) * percent // 100))
+        return values[int(rank) - 1]
+
+    rng = random.Random(2)
+    for n in (1, 9, 1000, 50_000):
+        src = [rng.randint(1, 60) for _ in range(n)]
+        tgt = [max(1, int(s * rng.uniform(0.3, 2.0))) for s in src]
+        ratios = sorted(t / s for s, t in zip(src, tgt) if s >= MIN_CHECKED)
+        lengths = Lengths.measure(src, tgt)
+        assert lengths.src_median == nearest_rank(sorted(src), 50)
+        assert lengths.part_limit == nearest_rank(sorted(src), PART_PERCENTILE) and lengths.src_max == max(src)
+        assert lengths.ratio_median == (round(nearest_rank(ratios, 50), 4) if ratios else 0.0)
+        assert lengths.ratio_low == (round(nearest_rank(ratios, LOW_PERCENTILE), 4) if ratios else 0.0)

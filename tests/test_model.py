@@ -185,7 +185,8 @@ def test_tiny_model_overfits_a_handful_of_pairs(cell, variant):
 def test_every_variant_learns_the_demo_corpus(cell, variant, demo_corpus, tokenizer):
     """40 Adam steps on 256 demo pairs: the loss falls well below where it started (that
     every variant can fit a few pairs exactly is the test above)."""
-    from s2s.data import ParallelData, read_parallel
+    from s2s.data import ParallelData
+    from s2s.text import read_parallel
 
     src, tgt = read_parallel(demo_corpus / "train.src", demo_corpus / "train.tgt")
     data = ParallelData.from_text(src[:256], tgt[:256], tokenizer)

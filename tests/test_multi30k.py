@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from s2s.configfile import load_config
-from s2s.data import read_parallel, split_path
+from s2s.text import read_parallel, split_path
 from tests.conftest import ROOT
 
 DATA = Path(os.environ.get("S2S_DATA", "data")) / "multi30k"

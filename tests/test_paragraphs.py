@@ -15,7 +15,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from s2s.data import read_lines, read_parallel, split_path
+from s2s.text import read_lines, read_parallel, split_path
 from s2s.translator import Translator
 from tests.conftest import ROOT
 

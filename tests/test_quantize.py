@@ -30,7 +30,8 @@ def test_int8_replaces_rnn_and_linear_layers_and_keeps_the_original(trained_demo
 
 
 def test_int8_predictions_stay_close_to_fp32(trained_demo, demo_corpus):
-    from s2s.data import ParallelData, read_parallel
+    from s2s.data import ParallelData
+    from s2s.text import read_parallel
     from s2s.translator import Translator
 
     fp32 = Translator.load(trained_demo, torch.device("cpu"))

@@ -52,7 +52,7 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
       s2s align -m runs/en_fr --backward runs/fr_en --src text.en --tgt text.fr -o text.align
     """
     from s2s.alignment import pharaoh, symmetrize as combine
-    from s2s.data import read_lines
+    from s2s.text import read_lines
 
     setup_logging(verbose=False)
     counts = count_lines(src_file), count_lines(tgt_file)

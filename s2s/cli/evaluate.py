@@ -50,7 +50,7 @@ def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_sr
       s2s eval -m runs/sst2            # a classifier on its run's test split
       s2s eval --task classify --hyp labels.txt --ref gold.txt
     """
-    from s2s.data import iter_lines, split_path
+    from s2s.text import iter_lines, split_path
     from s2s.evaluate import score_files, score_lines, translate_and_score
 
     setup_logging(verbose=False)
@@ -96,7 +96,7 @@ def _task_of(model: str) -> str:
 
 def _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only, batch_size, device_name) -> None:
     """`s2s eval` for classify and tag: predictions (a file, or a model's) against references."""
-    from s2s.data import iter_lines, read_lines
+    from s2s.text import iter_lines, read_lines
     from s2s.evaluate import predict_and_score, reference_labels
     from s2s.labels import read_split
     from s2s.labelscores import score_lines

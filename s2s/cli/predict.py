@@ -43,7 +43,7 @@ def predict(model, input_file, input_format, output, utf8_errors, batch_size, de
       echo "The cat sat on the mat ." | s2s predict -m runs/ewt_upos
       s2s predict -m runs/ewt_upos -i $S2S_DATA/ud-english-ewt/en_ewt-ud-test.conllu --format conllu
     """
-    from s2s.data import iter_lines, read_lines
+    from s2s.text import iter_lines, read_lines
     from s2s.labels import read_inputs
     from s2s.predictor import Predictor
 

@@ -61,7 +61,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
       s2s translate -m runs/demo        # on a terminal: type a sentence, get its translation
     """
     from s2s.alignment import pharaoh
-    from s2s.data import iter_lines, read_lines
+    from s2s.text import iter_lines, read_lines
     from s2s.result import nbest_lines, scored_line, text_line
 
     setup_logging(verbose=False)
