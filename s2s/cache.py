@@ -14,6 +14,7 @@ own: the memory either needs goes back to the system before training starts.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -22,6 +23,7 @@ import multiprocessing
 import os
 import shutil
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +32,7 @@ import numpy as np
 import sentencepiece as spm
 
 from s2s.atomic import atomic_file
+from s2s.errors import UserError
 from s2s.pieces import Pieces, Writer, flatten
 from s2s.text import ParallelFiles, line_chunks
 from s2s.tokenizer import Tokenizer
@@ -50,6 +53,16 @@ def _key(*parts: str | bytes) -> str:
         digest.update(part.encode("utf-8") if isinstance(part, str) else part)
         digest.update(b"\0")
     return digest.hexdigest()[:20]
+
+
+@contextlib.contextmanager
+def _writing(cache_dir: Path) -> Iterator[None]:
+    """A cache that cannot be written (no room, no permission) is the user's to fix: say where."""
+    try:
+        yield
+    except OSError as e:
+        raise UserError(f"cannot write the corpus cache in {cache_dir}: {e.strerror or e} (data.cache_dir "
+                        "names another place for it)") from None
 
 
 def workers() -> int:
@@ -77,12 +90,13 @@ def tokenizer(files: ParallelFiles, config: TokenizerConfig, seed: int, cache_di
             state = pool.apply(_learn, (config, files.src, files.tgt, seed))
     else:
         state = _learn(config, files.src, files.tgt, seed)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    if state["tgt"] is not None:
-        with atomic_file(tgt_file) as out:
-            out.write(state["tgt"])
-    with atomic_file(src_file) as out:  # last: it marks the entry complete
-        out.write(state["src"])
+    with _writing(cache_dir):
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        if state["tgt"] is not None:
+            with atomic_file(tgt_file) as out:
+                out.write(state["tgt"])
+        with atomic_file(src_file) as out:  # last: it marks the entry complete
+            out.write(state["src"])
     return Tokenizer.from_state(state)
 
 
@@ -122,8 +136,21 @@ def _chunks_encoded(files: ParallelFiles, tok: Tokenizer, dtypes: tuple[str, str
             yield pending.popleft().get()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's
+        return True
+    return True
+
+
 def _build(files: ParallelFiles, tok: Tokenizer, entry: Path, processes: int) -> None:
     """Encodes `files` into the cache entry `entry` (written aside, then renamed)."""
+    for stale in entry.parent.glob(f"{entry.name}.tmp-*"):  # left by a process that was killed
+        if not _alive(int(stale.name.rsplit("-", 1)[1])):
+            shutil.rmtree(stale, ignore_errors=True)
     aside = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
     shutil.rmtree(aside, ignore_errors=True)
     aside.mkdir(parents=True)
@@ -159,7 +186,7 @@ def _open(entry: Path, files: ParallelFiles) -> tuple[Pieces, Pieces] | None:
         if len(src) != files.lines or len(tgt) != files.lines:
             raise ValueError("its line counts differ from the text's")
         return src, tgt
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return None
     except (OSError, ValueError, KeyError) as e:
         log.warning("the cache entry %s is damaged (%s): encoding the corpus again", entry, e)
@@ -177,7 +204,8 @@ def encoded(files: ParallelFiles, tok: Tokenizer, cache_dir: Path, build: bool =
         processes = workers() if files.size > LARGE_BYTES else 1
         log.info("encoding %d pairs into %s (%d process%s)", files.lines, entry, processes,
                  "es" if processes > 1 else "")
-        _build(files, tok, entry, processes)
+        with _writing(cache_dir):
+            _build(files, tok, entry, processes)
         found = _open(entry, files)
     if found is None:
         raise RuntimeError(f"the corpus cache entry {entry} is missing")

@@ -107,9 +107,6 @@ class Pieces:
     def __del__(self):
         self.close()
 
-    def __getstate__(self):  # a copy opens the file again
-        return {**self.__dict__, "_fd": None}
-
 
 class Writer:
     """Appends encoded lines to PREFIX.ids and PREFIX.len, chunk by chunk."""

@@ -87,3 +87,10 @@ def test_a_tokenizer_error_in_the_child_process_is_a_user_error(demo_corpus, tmp
     monkeypatch.setattr(cache, "LARGE_BYTES", 0)
     with pytest.raises(UserError, match="cannot train the joint tokenizer"):
         cache.tokenizer(_files(demo_corpus), TokenizerConfig(vocab_size=100_000), 1, tmp_path)
+
+
+def test_a_cache_that_cannot_be_written_is_named(demo_corpus, tokenizer, tmp_path):
+    from s2s.errors import UserError
+    (tmp_path / "file").write_text("not a directory")
+    with pytest.raises(UserError, match=r"cannot write the corpus cache in .*file.*data\.cache_dir"):
+        cache.encoded(_files(demo_corpus), tokenizer, tmp_path / "file" / "cache")

@@ -222,3 +222,23 @@ def test_files_half_written_before_a_crash_are_cleared_on_resume(small_corpus, t
         path.write_bytes(b"half")
     train(tiny_config(small_corpus, max_steps=12), tmp_path / "run", resume=True)
     assert not any(path.exists() for path in stale)
+
+
+def test_runs_share_a_named_cache_and_changed_text_is_encoded_again(small_corpus, tmp_path):
+    from dataclasses import replace
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("train.src", "train.tgt", "valid.src", "valid.tgt"):
+        (corpus / name).write_bytes((small_corpus / name).read_bytes())
+    config = tiny_config(corpus, max_steps=2, valid_every=2)
+    config = replace(config, data=replace(config.data, cache_dir=str(tmp_path / "cache")))
+    log = lambda run: (tmp_path / run / "train.log").read_text()  # noqa: E731
+    train(config, tmp_path / "a")
+    assert "encoding 60 pairs" in log("a") and not (tmp_path / "a" / "cache").exists()
+    train(config, tmp_path / "b")  # the same text: tokenizer and pieces found
+    assert "tokenizer from the cache" in log("b") and "encoding" not in log("b")
+    lines = (corpus / "train.src").read_text().splitlines()
+    (corpus / "train.src").write_text("\n".join(["a new first line"] + lines[1:]) + "\n")
+    train(config, tmp_path / "c")
+    assert "tokenizer from the cache" not in log("c") and "encoding 60 pairs" in log("c")
+    assert len(list((tmp_path / "cache").glob("pieces-*"))) == 2
