@@ -222,9 +222,17 @@ class SearchConfig:
     min_len: int = 0  # target tokens before EOS is allowed
     max_len_a: float = 2.0  # at most a * source_length + b target tokens (EOS included)
     max_len_b: int = 10
+    sample: bool = False  # draw each piece from the model's distribution instead of searching
+    temperature: float = 1.0  # sampling: divides the log-probabilities; 0 is greedy
+    top_k: int = 0  # sampling: only from the k most likely pieces (0: all)
+    top_p: float = 1.0  # sampling: only from the fewest most likely pieces with this much probability
+    seed: int = 1  # sampling: the same seed gives the same samples of a line
 
     def __post_init__(self) -> None:
         _check(self.beam > 0, "search.beam", "must be positive")
+        _check(self.temperature >= 0, "search.temperature", "must be >= 0")
+        _check(self.top_k >= 0, "search.top_k", "must be >= 0 (0: no cut)")
+        _check(0 < self.top_p <= 1, "search.top_p", "must be in (0, 1]")
         _check(self.length_penalty in PENALTIES, "search.length_penalty", f"must be one of {PENALTIES}")
         _check(self.alpha >= 0, "search.alpha", "must be >= 0")
         _check(self.min_len >= 0, "search.min_len", "must be >= 0")

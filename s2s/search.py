@@ -14,6 +14,7 @@ strategy ever outputs PAD or BOS, nor EOS before `min_len` tokens.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -21,6 +22,7 @@ import torch
 
 from s2s.config import SearchConfig
 from s2s.penalty import length_penalty
+from s2s.sampling import Sampler
 from s2s.tokenizer import BOS, EOS, PAD
 
 NEG_INF = float("-inf")
@@ -54,22 +56,40 @@ def max_lengths(src_len: torch.Tensor, a: float, b: int) -> torch.Tensor:
 
 def search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, config: SearchConfig,
            nbest: int = 1) -> list[list[Hypothesis]]:
-    """The `nbest` best hypotheses per sentence, best first: greedy for beam 1, else beam search."""
+    """The `nbest` best hypotheses per sentence, best first: greedy for beam 1, else beam
+    search; with `config.sample`, `nbest` samples instead (the beam is not used)."""
     settings = dict(penalty=config.length_penalty, alpha=config.alpha, max_len_a=config.max_len_a,
                     max_len_b=config.max_len_b, min_len=config.min_len)
+    if config.sample:
+        sampler = Sampler(config.temperature, config.top_k, config.top_p, config.seed)
+        return sample(model, src, src_len, sampler, nbest, **settings)
     if config.beam == 1:
         return [[h] for h in greedy(model, src, src_len, **settings)]
     return beam_search(model, src, src_len, beam=config.beam, nbest=nbest, **settings)
 
 
 @torch.no_grad()
+def sample(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, sampler: Sampler, samples: int = 1,
+           **settings) -> list[list[Hypothesis]]:
+    """`samples` outputs per sentence, each piece drawn by `sampler` (s2s.sampling), the
+    highest scoring first; the scores are the model's own (not the reshaped distribution's)."""
+    rows = torch.arange(src.size(0), device=src.device).repeat_interleave(samples)  # (B*samples,)
+    keys = sampler.keys(src, src_len, samples)  # (B*samples,)
+    drawn = greedy(model, src[rows], src_len[rows.cpu()], **settings,
+                   pick=lambda log_probs, alive, step: sampler.draw(log_probs, keys[alive], step))
+    return [sorted(drawn[i:i + samples], key=lambda h: -h.score) for i in range(0, len(drawn), samples)]
+
+
+@torch.no_grad()
 def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_len_a: float = 2.0,
-           max_len_b: int = 10, min_len: int = 0, penalty: str = "none",
-           alpha: float = 0.0) -> list[Hypothesis]:
+           max_len_b: int = 10, min_len: int = 0, penalty: str = "none", alpha: float = 0.0,
+           pick: Callable[[torch.Tensor, torch.Tensor, int], torch.Tensor] | None = None) -> list[Hypothesis]:
     """Greedy decoding of a batch; sentences leave the batch as soon as they end.
 
     src: (B, S) padded ids; src_len: (B,). Returns one Hypothesis per sentence, in order.
     The penalty only scales the reported score: it cannot change a greedy choice.
+    `pick(log_probs (A, V), rows (A,), step) -> (A,)` chooses the pieces instead of the
+    most likely ones (sampling); rows are the batch rows still decoding.
     """
     memory, state = model.encode(src, src_len)
     b, device = src.size(0), src.device
@@ -84,7 +104,11 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
     for t in range(steps):
         log_probs, weights, state = model.decode_step(prev, memory, state)  # (A, V), (A, S)
         log_probs = _allowed(log_probs, eos=t >= min_len)
-        best_logp, best = log_probs.max(dim=-1)  # (A,)
+        if pick is None:
+            best_logp, best = log_probs.max(dim=-1)  # (A,)
+        else:
+            best = pick(log_probs, alive, t)  # (A,)
+            best_logp = log_probs.gather(1, best.unsqueeze(1)).squeeze(1)
         tokens[alive, t] = best
         log_prob[alive] += best_logp
         attention[alive, t, : weights.size(1)] = weights.float()

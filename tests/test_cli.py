@@ -54,6 +54,18 @@ def test_translate_keeps_lines_through_stdin_and_files(trained, tmp_path):
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
+def test_translate_samples_any_number_per_line_and_repeats_them_from_the_seed(trained):
+    data = "the dog sees a cat .\n\na bird\n"
+    sampled = run("translate", "-m", trained, "--sample", "--nbest", 7, "--top-p", 0.95, input=data)
+    assert sampled.exit_code == 0, sampled.output  # 7 samples though the beam is 5
+    lines = sampled.stdout.splitlines()
+    assert [line.split("\t")[:2] for line in lines] == [[str(n), str(r)] for n in (1, 2, 3) for r in range(1, 8)]
+    assert run("translate", "-m", trained, "--sample", "--nbest", 7, "--top-p", 0.95, input=data).stdout == sampled.stdout
+    other = run("translate", "-m", trained, "--sample", "--nbest", 7, "--top-p", 0.95, "--seed", 2, input=data)
+    assert other.exit_code == 0 and other.stdout != sampled.stdout
+    assert run("translate", "-m", trained, "--sample", "--top-p", 0, input=data).exit_code == 2
+
+
 def test_translate_nbest_prints_exactly_n_lines_per_input_line(trained):
     lines = ["The dog sees a cat.", "", "Some kings follow the girls."]
     data = ("\n".join(lines) + "\n").encode()

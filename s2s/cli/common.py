@@ -68,6 +68,15 @@ SEARCH_OPTIONS = (
     click.option("--min-len", type=click.IntRange(min=0), help="Target tokens before EOS is allowed."),
     click.option("--max-len-a", type=click.FloatRange(min=0), help="At most a*source_length + b tokens: a."),
     click.option("--max-len-b", type=click.IntRange(min=0), help="At most a*source_length + b tokens: b."),
+    click.option("--sample", is_flag=True, default=None,
+                 help="Draw each piece from the model's distribution instead of searching (the beam is "
+                      "not used); with -n/--nbest N, N samples per line, highest score first."),
+    click.option("--temperature", type=click.FloatRange(min=0),
+                 help="Sampling: divide log-probabilities by this (default 1; 0 is greedy)."),
+    click.option("--top-k", type=click.IntRange(min=0), help="Sampling: only from the k most likely pieces."),
+    click.option("--top-p", type=click.FloatRange(min=0, max=1, min_open=True),
+                 help="Sampling: only from the fewest most likely pieces holding this much probability."),
+    click.option("--seed", type=int, help="Sampling: the same seed gives the same samples of a line (default 1)."),
 )
 
 

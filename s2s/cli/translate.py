@@ -58,6 +58,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
       s2s translate -m runs/demo --beam 10 --nbest 3 -i data/demo/test.src
       s2s translate -m runs/demo --plot-attention plots/ -i data/demo/test.src -o hyp.txt
       s2s translate -m runs/demo --alignments -i data/demo/test.src   # TEXT<TAB>i-j links
+      s2s translate -m runs/demo --sample --top-p 0.9 --nbest 3 -i data/demo/test.src   # 3 samples
       s2s translate -m runs/demo        # on a terminal: type a sentence, get its translation
     """
     from s2s.alignment import pharaoh
@@ -71,7 +72,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
         raise click.UsageError("--nbest output already has scores; drop --scores")
     translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
     beam = translator.search.beam
-    if nbest is not None and nbest > beam:
+    if nbest is not None and nbest > beam and not translator.search.sample:
         raise UserError(f"--nbest {nbest} is larger than the beam ({beam}); raise --beam to at least {nbest}")
     interactive = input_file == "-" and sys.stdin.isatty()
     if input_file == "-":
