@@ -3,7 +3,7 @@
 For each size, a demo corpus of that many pairs is generated (data/make_demo.py, seed 1),
 then `s2s train` runs the demo config for --steps steps, three times:
   cold    a new corpus cache: the tokenizer is learnt and the corpus encoded into it
-  warm    the same cache (data.cache_dir) and a new run directory: both are found there
+  warm    the same cache (data.cache_dir) and an emptied run directory: both are found there
   ddp     the same cache, 2 processes under torchrun (train.accumulate=2)
 and the bench prints, for each: seconds from launch to the first training step, the peak
 resident memory of each training process and of the helper processes it started
@@ -43,15 +43,17 @@ def corpus(work: Path, pairs: int) -> Path:
     return out
 
 
-def train(command: list[str], run_dir: Path, data: Path, cache: Path, steps: int, extra: list[str]) -> dict:
-    """One training run; its time to the first step, peak memory and speed."""
+def train(command: list[str], run_dir: Path, data: Path, cache: Path, steps: int, extra: list[str],
+          env: dict | None = None) -> dict:
+    """One training run (in `run_dir`, emptied first); its time from launch to the first
+    training step (the log's "epoch 0" line), peak memory and speed."""
     shutil.rmtree(run_dir, ignore_errors=True)
     settings = [f"data.train={data}/train", f"data.valid={data}/valid", f"data.cache_dir={cache}",
                 f"train.max_steps={steps}", f"train.log_every={max(1, steps // 5)}", "train.valid_every=1000000",
                 "train.keep_checkpoints=0", *extra]
     started = time.time()
     subprocess.run(command + ["train", "-c", str(ROOT / "configs" / "demo.yaml"), "-o", str(run_dir), "--quiet",
-                              *[x for s in settings for x in ("--set", s)]], check=True)
+                              *[x for s in settings for x in ("--set", s)]], check=True, env={**os.environ, **(env or {})})
     log = (run_dir / "train.log").read_text()
     first = re.search(r"^(\S+ \S+) INFO epoch 0: ", log, re.M)
     at = datetime.datetime.strptime(first.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp()
@@ -81,11 +83,10 @@ def main() -> None:
         shutil.rmtree(cache, ignore_errors=True)
         runs = {"cold": train(one, args.work / f"run-{pairs}", data, cache, args.steps, [])}
         runs["warm"] = train(one, args.work / f"run-{pairs}", data, cache, args.steps, [])
-        if not args.no_ddp:
-            env_threads = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
-            os.environ.update(env_threads)
-            runs["ddp"] = train(two, args.work / f"run-{pairs}", data, cache, args.steps, ["train.accumulate=2"])
-            os.environ.pop("OMP_NUM_THREADS")
+        if not args.no_ddp:  # each of the 2 processes gets its share of the cores
+            threads = {"OMP_NUM_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
+            runs["ddp"] = train(two, args.work / f"run-{pairs}", data, cache, args.steps, ["train.accumulate=2"],
+                                threads)
         rows.append((pairs, runs, size_mb(cache), (data / "train.src").stat().st_size + (data / "train.tgt").stat().st_size))
         for name, r in runs.items():
             print(f"{pairs:>9,} {name:<4}  first step {r['first_step_s']:6.1f} s  peak "

@@ -5,36 +5,37 @@ seconds and a file that changed is never read from a stale entry.
 
 CACHE_DIR (the run directory's cache/, or data.cache_dir to share it between runs) holds
   tokenizer-KEY.src.model [.tgt.model]   sentencepiece models (KEY: text, tokenizer settings, seed)
-  pieces-KEY/                            src.* and tgt.* (s2s.pieces) and meta.json, written last
+  pieces-KEY/                            src.{ids,len}, tgt.{ids,len} and meta.json, written last
                                          (KEY: text and tokenizer models)
-Entries appear whole or not at all (written aside, then renamed). Large corpora are encoded
-by worker processes, a chunk of lines at a time, and the tokenizer learns in a process of its
-own: the memory either needs goes back to the system before training starts.
+Entries appear whole or not at all (written aside, then renamed). The helper jobs
+(`s2s.worker`) run in process for small corpora; for large ones the tokenizer learns in a
+program of its own and one program per core encodes a share of the chunks, so training
+starts with none of the memory they needed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import logging
-import multiprocessing
 import os
 import shutil
-from collections import deque
+import subprocess
+import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import sentencepiece as spm
 
-from s2s.atomic import atomic_file
+from s2s import worker
 from s2s.errors import UserError
-from s2s.pieces import Pieces, Writer, flatten
-from s2s.text import ParallelFiles, line_chunks
+from s2s.pieces import LENGTH_DTYPE, Pieces, id_dtype
+from s2s.text import CHUNK_LINES, ParallelFiles
 from s2s.tokenizer import Tokenizer
 
 if TYPE_CHECKING:
@@ -42,9 +43,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Corpora larger than this (bytes of text) are encoded by worker processes, and their
-# tokenizer learns in a child process; smaller ones in process, which starts faster.
+# Corpora larger than this (bytes of text as stored) get helper programs; smaller ones are
+# learnt and encoded in process, which starts faster.
 LARGE_BYTES = 32 << 20
+FORMAT = 1  # of a pieces entry; another number is encoded again
+STALE_SECONDS = 24 * 3600  # an aside this old was left by a process that died
 
 
 def _key(*parts: str | bytes) -> str:
@@ -53,6 +56,11 @@ def _key(*parts: str | bytes) -> str:
         digest.update(part.encode("utf-8") if isinstance(part, str) else part)
         digest.update(b"\0")
     return digest.hexdigest()[:20]
+
+
+def workers() -> int:
+    """Helper programs for encoding: the cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 @contextlib.contextmanager
@@ -65,108 +73,123 @@ def _writing(cache_dir: Path) -> Iterator[None]:
                         "names another place for it)") from None
 
 
-def workers() -> int:
-    """Processes for encoding: the cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+def _run(jobs: list[dict], what: str, helpers: bool) -> list[dict]:
+    """Runs worker jobs, in process or each as a program of its own; their results in order."""
+    if not helpers:
+        return [worker.JOBS[job["kind"]](job) for job in jobs]
+    programs = [subprocess.Popen([sys.executable, "-m", "s2s.worker"], stdin=subprocess.PIPE,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in jobs]
+    try:
+        outputs = [program.communicate(json.dumps(job)) for program, job in zip(programs, jobs)]
+    finally:
+        for program in programs:  # on an interrupt, none outlives the run
+            if program.poll() is None:
+                program.kill()
+                program.wait()
+    results = []
+    for program, (out, err) in zip(programs, outputs):
+        if program.returncode == worker.USER_ERROR:
+            raise UserError(err.strip())
+        if program.returncode < 0:
+            raise UserError(f"{what}: the helper process was killed (signal {-program.returncode}); out of "
+                            "memory? A smaller tokenizer.max_sentences makes the tokenizer's need smaller")
+        if program.returncode:
+            raise RuntimeError(f"{what}: the helper process failed:\n{err}")
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    return results
+
+
+def _aside(cache_dir: Path, name: str) -> Path:
+    """A new directory to write an entry NAME in before it is renamed; clears the asides of
+    processes that died (older than STALE_SECONDS)."""
+    for stale in cache_dir.glob("*.tmp-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{name}.tmp-", dir=cache_dir))
+
+
+def _changed(files: ParallelFiles) -> UserError:
+    return UserError(f"{files.src} or {files.tgt} changed while s2s was reading it: train again once it "
+                     "stays as it is")
 
 
 # -- the tokenizer ------------------------------------------------------------------------
 
-def _learn(config: TokenizerConfig, src: Path, tgt: Path | None, seed: int) -> dict:
-    """A tokenizer's state, learnt from streamed files (run in a child process for large ones)."""
-    lines = lambda path: itertools.chain.from_iterable(line_chunks(path))  # noqa: E731
-    return Tokenizer.train(config, lines(src), None if tgt is None else lines(tgt), seed=seed).state()
-
-
 def tokenizer(files: ParallelFiles, config: TokenizerConfig, seed: int, cache_dir: Path) -> Tokenizer:
     """The tokenizer of `config` learnt from `files`, from the cache when it holds it."""
     key = _key(files.fingerprint, json.dumps(asdict(config), sort_keys=True), str(seed))
-    src_file, tgt_file = cache_dir / f"tokenizer-{key}.src.model", cache_dir / f"tokenizer-{key}.tgt.model"
+    stem = cache_dir / f"tokenizer-{key}"
+    src_file, tgt_file = Path(f"{stem}.src.model"), Path(f"{stem}.tgt.model")
     if src_file.is_file() and (config.joint or tgt_file.is_file()):
         log.info("tokenizer from the cache: %s", src_file)
         return Tokenizer(src_file.read_bytes(), None if config.joint else tgt_file.read_bytes())
-    if files.size > LARGE_BYTES:
-        with multiprocessing.get_context("spawn").Pool(1) as pool:
-            state = pool.apply(_learn, (config, files.src, files.tgt, seed))
-    else:
-        state = _learn(config, files.src, files.tgt, seed)
+    log.info("training the sentencepiece tokenizer on %s and %s", files.src, files.tgt)
     with _writing(cache_dir):
         cache_dir.mkdir(parents=True, exist_ok=True)
-        if state["tgt"] is not None:
-            with atomic_file(tgt_file) as out:
-                out.write(state["tgt"])
-        with atomic_file(src_file) as out:  # last: it marks the entry complete
-            out.write(state["src"])
-    return Tokenizer.from_state(state)
+        aside = _aside(cache_dir, stem.name)  # an unwritable cache is found out before learning
+    try:
+        job = {"kind": "learn", "config": asdict(config), "src": str(files.src), "tgt": str(files.tgt),
+               "seed": seed, "out": str(aside / "model")}
+        _run([job], "learning the tokenizer", files.size > LARGE_BYTES)
+        if not files.unchanged():
+            raise _changed(files)
+        with _writing(cache_dir):
+            if not config.joint:
+                os.replace(aside / "model.tgt.model", tgt_file)
+            os.replace(aside / "model.src.model", src_file)  # last: it marks the entry complete
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
+    return Tokenizer(src_file.read_bytes(), None if config.joint else tgt_file.read_bytes())
 
 
 # -- the encoded corpus -------------------------------------------------------------------
 
-_worker: tuple[spm.SentencePieceProcessor, spm.SentencePieceProcessor] | None = None
-
-
-def _start_worker(src_model: bytes, tgt_model: bytes | None) -> None:
-    global _worker
-    src = spm.SentencePieceProcessor(model_proto=src_model)
-    _worker = (src, src if tgt_model is None else spm.SentencePieceProcessor(model_proto=tgt_model))
-
-
-def _encode(src_lines: list[str], tgt_lines: list[str], dtypes: tuple[str, str]) -> tuple[np.ndarray, ...]:
-    """(src lengths, src ids, tgt lengths, tgt ids) of a chunk of line pairs."""
-    src, tgt = _worker
-    return (*flatten(src.encode(src_lines, num_threads=1), np.dtype(dtypes[0])),
-            *flatten(tgt.encode(tgt_lines, num_threads=1), np.dtype(dtypes[1])))
-
-
-def _chunks_encoded(files: ParallelFiles, tok: Tokenizer, dtypes: tuple[str, str], processes: int):
-    """Yields each chunk's arrays in order: in process, or from `processes` workers with a
-    few chunks in flight, so memory stays bounded whatever the corpus size."""
-    if processes <= 1:
-        _start_worker(tok.src_model, tok.tgt_model)
-        for src, tgt in files.pairs():
-            yield _encode(src, tgt, dtypes)
-        return
-    with multiprocessing.get_context("spawn").Pool(processes, _start_worker, (tok.src_model, tok.tgt_model)) as pool:
-        pending: deque = deque()
-        for src, tgt in files.pairs():
-            pending.append(pool.apply_async(_encode, (src, tgt, dtypes)))
-            if len(pending) > 2 * processes:
-                yield pending.popleft().get()
-        while pending:
-            yield pending.popleft().get()
-
-
-def _alive(pid: int) -> bool:
+def _merge(parts: list[Path], out: Path, side: str, dtype: np.dtype, lines: int, chunk: int) -> None:
+    """Joins the shares' files of one side in chunk order (chunk c is in share c % shares)."""
+    handles = [(open(f"{p}.{side}.len", "rb"), open(f"{p}.{side}.ids", "rb")) for p in parts]
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's
-        return True
-    return True
+        with open(f"{out}.len", "wb") as len_out, open(f"{out}.ids", "wb") as ids_out:
+            for number, start in enumerate(range(0, lines, chunk)):
+                len_in, ids_in = handles[number % len(parts)]
+                lengths = np.fromfile(len_in, dtype=LENGTH_DTYPE, count=min(chunk, lines - start))
+                ids = np.fromfile(ids_in, dtype=dtype, count=int(lengths.sum(dtype=np.int64)))
+                lengths.tofile(len_out)
+                ids.tofile(ids_out)
+            for handle in (len_out, ids_out):
+                handle.flush()
+                os.fsync(handle.fileno())
+    finally:
+        for pair in handles:
+            for handle in pair:
+                handle.close()
 
 
-def _build(files: ParallelFiles, tok: Tokenizer, entry: Path, processes: int) -> None:
+def _build(files: ParallelFiles, tok: Tokenizer, entry: Path, shares: int) -> None:
     """Encodes `files` into the cache entry `entry` (written aside, then renamed)."""
-    for stale in entry.parent.glob(f"{entry.name}.tmp-*"):  # left by a process that was killed
-        if not _alive(int(stale.name.rsplit("-", 1)[1])):
-            shutil.rmtree(stale, ignore_errors=True)
-    aside = entry.with_name(f"{entry.name}.tmp-{os.getpid()}")
-    shutil.rmtree(aside, ignore_errors=True)
-    aside.mkdir(parents=True)
-    src_out, tgt_out = Writer(aside / "src", tok.src_vocab_size), Writer(aside / "tgt", tok.tgt_vocab_size)
-    dtypes = (src_out.dtype.name, tgt_out.dtype.name)
-    done, step = 0, max(files.lines // 10, 1)
+    aside = _aside(entry.parent, entry.name)
     try:
-        for src_len, src_ids, tgt_len, tgt_ids in _chunks_encoded(files, tok, dtypes, processes):
-            src_out.append(src_len, src_ids)
-            tgt_out.append(tgt_len, tgt_ids)
-            if (done + len(src_len)) // step > done // step:
-                log.info("encoded %d of %d pairs", done + len(src_len), files.lines)
-            done += len(src_len)
-        src_out.close()
-        tgt_out.close()
-        (aside / "meta.json").write_text(json.dumps({"pairs": done, "fingerprint": files.fingerprint}) + "\n")
+        dtypes = {"src": id_dtype(tok.src_vocab_size).name, "tgt": id_dtype(tok.tgt_vocab_size).name}
+        (aside / "src.model").write_bytes(tok.src_model)
+        if tok.tgt_model is not None:
+            (aside / "tgt.model").write_bytes(tok.tgt_model)
+        parts = [aside / f"part{k}" for k in range(shares)]
+        jobs = [{"kind": "encode", "src": str(files.src), "tgt": str(files.tgt), "src_model": str(aside / "src.model"),
+                 "tgt_model": None if tok.tgt_model is None else str(aside / "tgt.model"), "part": str(part),
+                 "index": k, "shares": shares, "chunk": CHUNK_LINES, "src_dtype": dtypes["src"],
+                 "tgt_dtype": dtypes["tgt"]} for k, part in enumerate(parts)]
+        found = _run(jobs, "encoding the corpus", shares > 1)
+        if any((r["pairs"], r["fingerprint"]) != (files.lines, files.fingerprint) for r in found):
+            raise _changed(files)
+        for side in ("src", "tgt"):
+            _merge(parts, aside / side, side, np.dtype(dtypes[side]), files.lines, CHUNK_LINES)
+        for leftover in [*aside.glob("part*"), *aside.glob("*.model")]:
+            leftover.unlink()
+        meta = {"format": FORMAT, "pairs": files.lines, "fingerprint": files.fingerprint, "dtypes": dtypes}
+        with open(aside / "meta.json", "w") as out:
+            out.write(json.dumps(meta) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
         try:
             os.rename(aside, entry)
         except OSError:  # another process made the same entry meanwhile
@@ -177,37 +200,43 @@ def _build(files: ParallelFiles, tok: Tokenizer, entry: Path, processes: int) ->
 
 
 def _open(entry: Path, files: ParallelFiles) -> tuple[Pieces, Pieces] | None:
-    """The entry's two sides, or None where it is missing or damaged."""
+    """The entry's two sides, or None where it is missing, damaged or of another format."""
     try:
         meta = json.loads((entry / "meta.json").read_text())
-        if meta["pairs"] != files.lines or meta["fingerprint"] != files.fingerprint:
-            raise ValueError("it was made from other text")
-        src, tgt = Pieces.open(entry / "src"), Pieces.open(entry / "tgt")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, ValueError) as e:
+        meta = {"error": str(e)}
+    try:
+        if meta.get("format") != FORMAT or meta["pairs"] != files.lines or meta["fingerprint"] != files.fingerprint:
+            raise ValueError(meta.get("error", "its format or text differs"))
+        src = Pieces.open(entry / "src", np.dtype(meta["dtypes"]["src"]))
+        tgt = Pieces.open(entry / "tgt", np.dtype(meta["dtypes"]["tgt"]))
         if len(src) != files.lines or len(tgt) != files.lines:
             raise ValueError("its line counts differ from the text's")
         return src, tgt
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, TypeError) as e:
         log.warning("the cache entry %s is damaged (%s): encoding the corpus again", entry, e)
         shutil.rmtree(entry, ignore_errors=True)
         return None
 
 
-def encoded(files: ParallelFiles, tok: Tokenizer, cache_dir: Path, build: bool = True) -> tuple[Pieces, Pieces]:
-    """Both sides of `files` encoded by `tok`: from the cache, or encoded into it first
-    (unless `build` is false: then the entry must exist, as under torchrun once rank 0
-    has built it)."""
+def encoded(files: ParallelFiles, tok: Tokenizer, cache_dir: Path) -> tuple[Pieces, Pieces]:
+    """Both sides of `files` encoded by `tok`: from the cache, or encoded into it first.
+
+    Under torchrun rank 0 calls this first and the others after it (s2s.translation): on
+    one machine they find rank 0's entry; on a machine of their own each encodes its copy.
+    """
     entry = cache_dir / f"pieces-{_key(files.fingerprint, tok.src_model, tok.tgt_model or b'')}"
     found = _open(entry, files)
-    if found is None and build:
-        processes = workers() if files.size > LARGE_BYTES else 1
-        log.info("encoding %d pairs into %s (%d process%s)", files.lines, entry, processes,
-                 "es" if processes > 1 else "")
-        with _writing(cache_dir):
-            _build(files, tok, entry, processes)
-        found = _open(entry, files)
     if found is None:
-        raise RuntimeError(f"the corpus cache entry {entry} is missing")
+        shares = workers() if files.size > LARGE_BYTES else 1
+        log.info("encoding %d pairs into %s (%d process%s)", files.lines, entry, shares, "es" if shares > 1 else "")
+        with _writing(cache_dir):
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            _build(files, tok, entry, shares)
+        found = _open(entry, files)
+        if found is None:
+            raise RuntimeError(f"the corpus cache entry {entry} was written but cannot be read")
     log.info("encoded corpus: %s (%.1f MB)", entry, sum(f.stat().st_size for f in entry.iterdir()) / 1e6)
     return found

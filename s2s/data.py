@@ -172,8 +172,8 @@ def token_batches(src_len: Sequence[int] | np.ndarray, tgt_len: Sequence[int] | 
     src_len, tgt_len = np.asarray(src_len), np.asarray(tgt_len)
     n = len(src_len)
     gen = torch.Generator().manual_seed(seed * 100_003 + epoch)
-    order = torch.randperm(n, generator=gen, dtype=torch.int32 if n < 1 << 31 else torch.int64).numpy()
-    sizes = np.maximum(src_len, tgt_len)
+    order = torch.randperm(n, generator=gen, dtype=torch.int32 if n < 1 << 31 else torch.int64).numpy()  # (N,)
+    sizes = np.maximum(src_len, tgt_len).astype(np.int32)  # (N,) wider than uint16: no wrap at + extra
     mean = (int(sizes[order[:1000]].sum(dtype=np.int64)) + extra * min(n, 1000)) / min(n, 1000)
     pool = max(1, int(POOL_BATCHES * batch_tokens / mean))
     bounds = [0]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from s2s.data import pad, source_batch, token_batches
@@ -101,6 +102,6 @@ class LabeledData:
         """(tokens, targets) of a batch: source pieces (EOS not counted) and labels."""
         return sum(len(self.src[i]) - 1 for i in indices), sum(len(self.labels[i]) for i in indices)
 
-    def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[list[int]]:
+    def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[np.ndarray]:
         lengths = [len(s) for s in self.src]
         return token_batches(lengths, lengths, batch_tokens, seed, epoch)

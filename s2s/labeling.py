@@ -6,6 +6,7 @@ classify also records macro-F1 at each validation; accuracy picks best.pt for bo
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import torch
@@ -21,6 +22,8 @@ from s2s.labelscores import score_labels
 from s2s.task import Validation
 from s2s.text import fingerprint
 from s2s.tokenizer import Tokenizer
+
+log = logging.getLogger("s2s.trainer")
 
 
 def label_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -69,6 +72,7 @@ class LabelTask:
     def tokenizer(self, seed: int) -> Tokenizer:
         """A source-only tokenizer learnt from the training text (held in memory: these
         corpora are small)."""
+        log.info("training the sentencepiece tokenizer on %s", self.config.data.train)
         return Tokenizer.train(self.config.tokenizer, self.train_examples.text(), None, seed=seed)
 
     def datasets(self, tokenizer: Tokenizer, group: Group = Group()) -> tuple[LabeledData, LabeledData,

@@ -39,7 +39,7 @@ class Labelled:
         return [x if isinstance(x, str) else " ".join(x) for x in self.inputs]
 
     def fingerprint_lines(self) -> tuple[list[str], list[str]]:
-        """(inputs, labels) as lines, for s2s.data.fingerprint."""
+        """(inputs, labels) as lines, for s2s.text.fingerprint."""
         return self.text(), [y if isinstance(y, str) else " ".join(y) for y in self.labels]
 
 

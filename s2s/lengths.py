@@ -54,28 +54,31 @@ class Lengths:
         """Statistics of aligned source and target lengths (at least one pair).
 
         Counted, not sorted: lengths are small integers, so a count per length (and per
-        pair of lengths, for the ratios) gives the exact percentiles of millions of pairs
-        in a few megabytes.
+        distinct pair of lengths, for the ratios) gives the exact percentiles of millions of
+        pairs in little memory.
         """
         src, tgt = np.asarray(src_lengths), np.asarray(tgt_lengths)
         if not len(src) or len(src) != len(tgt):
             raise ValueError("lengths of at least one aligned pair are needed")
-        by_length = np.bincount(src)
+        by_length = np.bincount(src)  # (max source length + 1,) pairs of each source length
         lengths = np.flatnonzero(by_length)
         width = int(tgt.max()) + 1
-        by_pair = np.zeros(len(by_length) * width, dtype=np.int64)  # (source, target) lengths -> pairs
+        keys, counts = [], []  # distinct (source, target) lengths of long-enough pairs, as s * width + t
         for start in range(0, len(src), CHUNK):
             s, t = src[start:start + CHUNK].astype(np.int64), tgt[start:start + CHUNK].astype(np.int64)
             long = s >= MIN_CHECKED
-            by_pair += np.bincount(s[long] * width + t[long], minlength=len(by_pair))
+            found, found_counts = np.unique(s[long] * width + t[long], return_counts=True)
+            keys.append(found)
+            counts.append(found_counts)
+        seen, where = np.unique(np.concatenate(keys), return_inverse=True)
+        by_pair = np.bincount(where, weights=np.concatenate(counts)).astype(np.int64)  # (distinct pairs,)
         ratio_median = ratio_low = 0.0
-        seen = np.flatnonzero(by_pair)
         if len(seen):
             ratios = (seen % width) / (seen // width)
             order = np.argsort(ratios, kind="stable")
-            ratios, counts = ratios[order], by_pair[seen][order]
-            ratio_median = round(_percentile(ratios, counts, 50), 4)
-            ratio_low = round(_percentile(ratios, counts, LOW_PERCENTILE), 4)
+            ratios, by_ratio = ratios[order], by_pair[order]
+            ratio_median = round(_percentile(ratios, by_ratio, 50), 4)
+            ratio_low = round(_percentile(ratios, by_ratio, LOW_PERCENTILE), 4)
         return cls(pairs=len(src), src_median=int(_percentile(lengths, by_length[lengths], 50)),
                    part_limit=int(_percentile(lengths, by_length[lengths], PART_PERCENTILE)),
                    src_max=int(lengths[-1]), ratio_median=ratio_median, ratio_low=ratio_low)

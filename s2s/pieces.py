@@ -8,7 +8,8 @@ is found from the lengths and one offset kept for every BLOCK lines, so a corpus
 millions of lines costs a few bytes a line in memory.
 
 On disk a side is two files: NAME.ids (every line's ids, concatenated, uint16 or uint32
-where the vocabulary is larger) and NAME.len (every line's length, uint32).
+where the vocabulary is larger: `id_dtype`) and NAME.len (every line's length, uint32);
+s2s.cache writes them and keeps their id type in the entry's meta.json.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 
 BLOCK = 64  # lines per stored offset
 LENGTH_DTYPE = np.uint32  # of NAME.len on disk
+ROWS_AT_ONCE = 1 << 14  # lines whose offsets are found together
 
 
 def id_dtype(vocab_size: int) -> np.dtype:
@@ -42,6 +44,7 @@ class Pieces:
 
     def __init__(self, lengths: np.ndarray, ids: np.ndarray | None = None, path: Path | None = None,
                  dtype: np.dtype | None = None):
+        self._fd: int | None = None
         if (ids is None) == (path is None):
             raise ValueError("ids in memory or a file of them, one of the two")
         self.lengths = _compact(np.asarray(lengths))
@@ -51,7 +54,6 @@ class Pieces:
         self.total = int(self._blocks[-1])  # ids in all
         self.ids, self.path = ids, path
         self.dtype = np.dtype(dtype if dtype is not None else ids.dtype)
-        self._fd: int | None = None
         if path is not None:
             size = Path(path).stat().st_size
             if size != self.total * self.dtype.itemsize:
@@ -64,11 +66,10 @@ class Pieces:
         return cls(lengths, ids=ids)
 
     @classmethod
-    def open(cls, prefix: Path) -> "Pieces":
-        """A side stored as PREFIX.ids and PREFIX.len (see `write`): lengths read into
-        memory, ids left on disk."""
+    def open(cls, prefix: Path, dtype: np.dtype) -> "Pieces":
+        """A side stored as PREFIX.ids (of `dtype`) and PREFIX.len: lengths read into memory,
+        ids left on disk."""
         lengths = np.fromfile(f"{prefix}.len", dtype=LENGTH_DTYPE)
-        dtype = np.dtype(Path(f"{prefix}.dtype").read_text().strip())
         return cls(lengths, path=Path(f"{prefix}.ids"), dtype=dtype)
 
     def __len__(self) -> int:
@@ -87,6 +88,9 @@ class Pieces:
     def rows(self, rows: Sequence[int] | np.ndarray) -> list[np.ndarray]:
         """The ids of lines `rows`, in that order."""
         rows = np.asarray(rows, dtype=np.int64)
+        if len(rows) > ROWS_AT_ONCE:  # offsets() holds (R, BLOCK) arrays
+            return [ids for start in range(0, len(rows), ROWS_AT_ONCE)
+                    for ids in self.rows(rows[start:start + ROWS_AT_ONCE])]
         starts, lengths = self.offsets(rows).tolist(), self.lengths[rows].tolist()
         if self.ids is not None:
             return [self.ids[s:s + n] for s, n in zip(starts, lengths)]
@@ -106,26 +110,6 @@ class Pieces:
 
     def __del__(self):
         self.close()
-
-
-class Writer:
-    """Appends encoded lines to PREFIX.ids and PREFIX.len, chunk by chunk."""
-
-    def __init__(self, prefix: Path, vocab_size: int):
-        self.prefix, self.dtype = prefix, id_dtype(vocab_size)
-        self._ids = open(f"{prefix}.ids", "wb")
-        self._len = open(f"{prefix}.len", "wb")
-        Path(f"{prefix}.dtype").write_text(self.dtype.name + "\n")
-
-    def append(self, lengths: np.ndarray, ids: np.ndarray) -> None:
-        lengths.astype(LENGTH_DTYPE).tofile(self._len)
-        ids.astype(self.dtype).tofile(self._ids)
-
-    def close(self) -> None:
-        for handle in (self._ids, self._len):
-            handle.flush()
-            os.fsync(handle.fileno())
-            handle.close()
 
 
 def flatten(seqs: Sequence[Sequence[int]], dtype: np.dtype) -> tuple[np.ndarray, np.ndarray]:

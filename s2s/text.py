@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import itertools
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,7 +77,7 @@ def line_chunks(path: str | Path, size: int | None = None) -> Iterator[list[str]
                     lines.pop()
                 number += len(raws)
                 yield [line.rstrip("\r") for line in lines] if "\r" in text else lines
-        except (OSError, EOFError) as e:  # a damaged .gz fails only once it is read
+        except (OSError, EOFError, zlib.error) as e:  # a damaged .gz fails only once it is read
             raise UserError(f"cannot read {path}: {e}") from None
 
 
@@ -86,7 +87,7 @@ def read_lines(path: str | Path, errors: str = "strict") -> Iterator[str]:
     with _open(path) as handle:
         try:
             yield from iter_lines(handle, str(path), errors)
-        except (OSError, EOFError) as e:  # a damaged .gz fails only once it is read
+        except (OSError, EOFError, zlib.error) as e:  # a damaged .gz fails only once it is read
             raise UserError(f"cannot read {path}: {e}") from None
 
 
@@ -105,8 +106,8 @@ def _check_pairing(src_path: Path, src_lines: int, tgt_path: Path, tgt_lines: in
         raise UserError(f"{src_path} and {tgt_path} are empty")
 
 
-class _Fingerprint:
-    """A running hash of a parallel text's line pairs."""
+class Fingerprint:
+    """A running hash of a parallel text's line pairs, fed a chunk at a time."""
 
     def __init__(self):
         self.digest, self.pairs = hashlib.sha256(), 0
@@ -121,9 +122,13 @@ class _Fingerprint:
 
 def fingerprint(src: list[str], tgt: list[str]) -> str:
     """A hash of a parallel text's content, to tell on resume whether it is still the same."""
-    running = _Fingerprint()
+    running = Fingerprint()
     running.update(src, tgt)
     return running.value()
+
+
+def _stamp(*paths: Path) -> tuple:
+    return tuple(x for path in paths for stat in [path.stat()] for x in (stat.st_size, stat.st_mtime_ns))
 
 
 @dataclass(frozen=True)
@@ -135,11 +140,12 @@ class ParallelFiles:
     lines: int  # pairs
     size: int  # bytes of both files together, as stored (compressed for .gz)
     fingerprint: str  # the same as `fingerprint` of their lines
+    stamp: tuple  # both files' size and modification time when scanned
 
     @classmethod
     def scan(cls, src_path: Path, tgt_path: Path) -> "ParallelFiles":
         """Streams both files once, checking and fingerprinting them in bounded memory."""
-        running = _Fingerprint()
+        running = Fingerprint()
         src_lines = tgt_lines = 0
         src_chunks, tgt_chunks = line_chunks(src_path), line_chunks(tgt_path)
         for src, tgt in itertools.zip_longest(src_chunks, tgt_chunks, fillvalue=[]):
@@ -150,8 +156,12 @@ class ParallelFiles:
                 break
             running.update(src, tgt)
         _check_pairing(src_path, src_lines, tgt_path, tgt_lines)
-        return cls(src_path, tgt_path, src_lines, src_path.stat().st_size + tgt_path.stat().st_size,
-                   running.value())
+        stamp = _stamp(src_path, tgt_path)
+        return cls(src_path, tgt_path, src_lines, stamp[0] + stamp[2], running.value(), stamp)
+
+    def unchanged(self) -> bool:
+        """Whether both files still have the size and modification time they had when scanned."""
+        return _stamp(self.src, self.tgt) == self.stamp
 
     def pairs(self) -> Iterator[tuple[list[str], list[str]]]:
         """The text again, as aligned chunks of lines."""

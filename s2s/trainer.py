@@ -90,15 +90,12 @@ class Trainer(Bookkeeping, Stopping):
             self.resumed = checkpoint.load(last, require=("config", "tokenizer", "model", "progress",
                                                           "train_state", "fingerprints"))
             check_compatible(from_dict(self.resumed["config"]), self.config, self.run_dir)
-        data = self.config.data
         self.fingerprints = {"train": self.task.read_train()}
         check_same_text(self.resumed, self.fingerprints, "train", self.run_dir)
         if resume:
             self.tokenizer = Tokenizer.from_state(self.resumed["tokenizer"])
             log.info("resuming %s from step %d", self.run_dir, self.resumed["progress"]["step"])
         else:
-            log.info("training the sentencepiece tokenizer on %s", data.train if data.format != "parallel"
-                     else f"{data.train}.{{{data.src_lang},{data.tgt_lang}}}")
             state = None
             if self.group.main:
                 state = self.task.tokenizer(self.config.train.seed).state()

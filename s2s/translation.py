@@ -60,7 +60,7 @@ class TranslateTask:
             sides = cache.encoded(self.files, tokenizer, self.cache_dir)
         group.barrier()
         if not group.main:
-            sides = cache.encoded(self.files, tokenizer, self.cache_dir)  # found, unless the disk is not shared
+            sides = cache.encoded(self.files, tokenizer, self.cache_dir)  # rank 0's entry, where the disk is shared
         train = ParallelData(*sides).filtered(data.max_len, f"{data.train}.{{{data.src_lang},{data.tgt_lang}}}")
         self.lengths = Lengths.measure(train.src_len, train.tgt_len)
         log.info("training lengths: median %d source pieces, 99%% within %d, at most %d; %.2f target "

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from s2s import cache, text
+from s2s import cache
 from s2s.config import TokenizerConfig
 from s2s.data import ParallelData
+from s2s.errors import UserError
 from s2s.text import ParallelFiles
 
 
@@ -36,13 +37,37 @@ def test_the_cached_corpus_is_the_corpus_encoded_in_memory(demo_corpus, tokenize
     assert caplog.text.count("encoding 2000 pairs") == 1 and again[0].path == src.path
 
 
-def test_worker_processes_encode_what_one_process_does(demo_corpus, tokenizer, tmp_path, monkeypatch):
+def test_helper_programs_encode_what_one_process_does(demo_corpus, tokenizer, tmp_path, monkeypatch):
     one = ParallelData(*cache.encoded(_files(demo_corpus), tokenizer, tmp_path / "one"))
-    monkeypatch.setattr(cache, "LARGE_BYTES", 0)  # workers for any size
-    monkeypatch.setattr(cache, "workers", lambda: 2)
-    monkeypatch.setattr(text, "CHUNK_LINES", 300)  # several chunks in flight
+    monkeypatch.setattr(cache, "LARGE_BYTES", 0)  # helpers for any size
+    monkeypatch.setattr(cache, "workers", lambda: 3)
+    monkeypatch.setattr(cache, "CHUNK_LINES", 300)  # shares of several chunks each, the last one short
     many = ParallelData(*cache.encoded(_files(demo_corpus), tokenizer, tmp_path / "many"))
     assert many.pairs(range(len(many))) == one.pairs(range(len(one)))
+    assert not list((tmp_path / "many").glob("*.tmp-*"))  # nothing left aside
+
+
+def test_text_that_changes_while_it_is_encoded_is_an_error_and_nothing_is_cached(demo_corpus, tokenizer, tmp_path):
+    corpus = _copy(demo_corpus, tmp_path / "corpus")
+    files = _files(corpus)
+    with open(corpus / "train.src", "a") as f:
+        f.write("one line more\n")
+    (corpus / "train.tgt").write_text((corpus / "train.tgt").read_text() + "one line more\n")
+    with pytest.raises(UserError, match=r"train\.src or .*train\.tgt changed while s2s was reading it"):
+        cache.encoded(files, tokenizer, tmp_path / "cache")
+    assert not list((tmp_path / "cache").iterdir())
+    with pytest.raises(UserError, match="changed while s2s was reading it"):
+        cache.tokenizer(files, TokenizerConfig(vocab_size=120), 1, tmp_path / "cache")
+    assert not list((tmp_path / "cache").iterdir())
+
+
+def test_a_helper_that_dies_is_an_error_not_a_hang(demo_corpus, tokenizer, tmp_path, monkeypatch):
+    monkeypatch.setattr(cache, "LARGE_BYTES", 0)
+    monkeypatch.setattr(cache.sys, "executable", str(tmp_path / "python"))
+    (tmp_path / "python").write_text("#!/bin/sh\nkill -9 $$\n")
+    (tmp_path / "python").chmod(0o755)
+    with pytest.raises(UserError, match=r"encoding the corpus: the helper process was killed \(signal 9\)"):
+        cache.encoded(_files(demo_corpus), tokenizer, tmp_path / "cache")
 
 
 def test_a_changed_file_is_never_read_from_a_stale_entry(demo_corpus, tokenizer, tmp_path):
@@ -60,11 +85,15 @@ def test_a_changed_file_is_never_read_from_a_stale_entry(demo_corpus, tokenizer,
 def test_a_damaged_entry_is_encoded_again(demo_corpus, tokenizer, tmp_path, caplog):
     src, _ = cache.encoded(_files(demo_corpus), tokenizer, tmp_path)
     entry = src.path.parent
-    (entry / "tgt.ids").write_bytes(b"\0" * 10)
+    expected = ParallelData.load(str(demo_corpus / "train"), "src", "tgt", tokenizer).pairs([0])
     caplog.set_level(logging.INFO, logger="s2s")
-    again = ParallelData(*cache.encoded(_files(demo_corpus), tokenizer, tmp_path))
-    assert "is damaged" in caplog.text and "encoding 2000 pairs" in caplog.text
-    assert again.pairs([0]) == ParallelData.load(str(demo_corpus / "train"), "src", "tgt", tokenizer).pairs([0])
+    for damage in (lambda: (entry / "tgt.ids").write_bytes(b"\0" * 10), lambda: (entry / "src.len").unlink(),
+                   lambda: (entry / "meta.json").write_text("{")):
+        damage()
+        caplog.clear()
+        again = ParallelData(*cache.encoded(_files(demo_corpus), tokenizer, tmp_path))
+        assert "is damaged" in caplog.text and "encoding 2000 pairs" in caplog.text
+        assert again.pairs([0]) == expected
 
 
 def test_the_tokenizer_is_learnt_once_per_text_and_settings(demo_corpus, tmp_path, caplog, monkeypatch):
@@ -73,7 +102,7 @@ def test_the_tokenizer_is_learnt_once_per_text_and_settings(demo_corpus, tmp_pat
     first = cache.tokenizer(_files(demo_corpus), config, 1, tmp_path)
     again = cache.tokenizer(_files(demo_corpus), config, 1, tmp_path)
     assert "tokenizer from the cache" in caplog.text and again.src_model == first.src_model
-    monkeypatch.setattr(cache, "LARGE_BYTES", 0)  # learnt in a child process
+    monkeypatch.setattr(cache, "LARGE_BYTES", 0)  # learnt by a helper program
     other = cache.tokenizer(_files(demo_corpus), replace(config, vocab_size=100, joint=False), 1, tmp_path)
     assert other.src_vocab_size == other.tgt_vocab_size == 100 and not other.joint
     separate = cache.tokenizer(_files(demo_corpus), replace(config, joint=False), 1, tmp_path / "in-process")
@@ -82,15 +111,15 @@ def test_the_tokenizer_is_learnt_once_per_text_and_settings(demo_corpus, tmp_pat
                                                    tmp_path / "elsewhere").src_model
 
 
-def test_a_tokenizer_error_in_the_child_process_is_a_user_error(demo_corpus, tmp_path, monkeypatch):
-    from s2s.errors import UserError
+def test_a_tokenizer_error_in_the_helper_program_is_a_user_error(demo_corpus, tmp_path, monkeypatch):
     monkeypatch.setattr(cache, "LARGE_BYTES", 0)
     with pytest.raises(UserError, match="cannot train the joint tokenizer"):
         cache.tokenizer(_files(demo_corpus), TokenizerConfig(vocab_size=100_000), 1, tmp_path)
 
 
 def test_a_cache_that_cannot_be_written_is_named(demo_corpus, tokenizer, tmp_path):
-    from s2s.errors import UserError
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(UserError, match=r"cannot write the corpus cache in .*file.*data\.cache_dir"):
         cache.encoded(_files(demo_corpus), tokenizer, tmp_path / "file" / "cache")
+    with pytest.raises(UserError, match=r"cannot write the corpus cache in .*file.*data\.cache_dir"):
+        cache.tokenizer(_files(demo_corpus), TokenizerConfig(vocab_size=120), 1, tmp_path / "file" / "cache")

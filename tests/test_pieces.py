@@ -5,7 +5,7 @@ import random
 import numpy as np
 import pytest
 
-from s2s.pieces import BLOCK, Pieces, Writer, id_dtype
+from s2s.pieces import BLOCK, LENGTH_DTYPE, Pieces, id_dtype
 
 
 def _lines(n: int, seed: int = 3) -> list[list[int]]:
@@ -23,28 +23,35 @@ def test_lines_come_back_from_memory_across_blocks():
     assert pieces.total == sum(map(len, lines))
 
 
-def test_lines_written_in_chunks_come_back_from_the_file(tmp_path):
+def _write(prefix, lines, dtype):
+    np.array([len(x) for x in lines], dtype=LENGTH_DTYPE).tofile(f"{prefix}.len")
+    np.array([i for x in lines for i in x], dtype=dtype).tofile(f"{prefix}.ids")
+
+
+def test_lines_come_back_from_the_file(tmp_path):
     lines = _lines(700)
-    writer = Writer(tmp_path / "side", vocab_size=70_000)
-    for start in range(0, len(lines), 128):
-        chunk = lines[start:start + 128]
-        writer.append(np.array([len(x) for x in chunk]), np.array([i for x in chunk for i in x]))
-    writer.close()
-    stored = Pieces.open(tmp_path / "side")
+    _write(tmp_path / "side", lines, id_dtype(70_000))
+    stored = Pieces.open(tmp_path / "side", id_dtype(70_000))
     assert stored.dtype == np.uint32 and stored.ids is None  # ids stay on disk
     order = random.Random(1).sample(range(len(lines)), len(lines))
     assert [r.tolist() for r in stored.rows(order)] == [lines[r] for r in order]
     assert stored[5] == lines[5]
 
 
+def test_many_lines_at_once_come_back_in_order(monkeypatch):
+    import s2s.pieces
+    lines = _lines(1000)
+    monkeypatch.setattr(s2s.pieces, "ROWS_AT_ONCE", 64)  # several rounds of offsets
+    order = random.Random(2).sample(range(len(lines)), 900)
+    assert [r.tolist() for r in Pieces.from_lists(lines).rows(order)] == [lines[r] for r in order]
+
+
 def test_a_file_that_does_not_match_its_lengths_is_refused(tmp_path):
-    writer = Writer(tmp_path / "side", vocab_size=100)
-    writer.append(np.array([2, 3]), np.array([1, 2, 3, 4, 5]))
-    writer.close()
+    _write(tmp_path / "side", [[1, 2], [3, 4, 5]], np.uint16)
     with open(tmp_path / "side.ids", "ab") as f:
         f.write(b"\0\0")
     with pytest.raises(ValueError, match="not the 5 ids"):
-        Pieces.open(tmp_path / "side")
+        Pieces.open(tmp_path / "side", np.dtype(np.uint16))
 
 
 def test_ids_take_two_bytes_where_the_vocabulary_allows():
