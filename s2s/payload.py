@@ -21,6 +21,7 @@ from s2s.translator import LINE_BREAKS
 
 MAX_BEAM = 64  # a wider beam costs more than any translation is worth
 MAX_ALPHA = 10.0
+MAX_TEMPERATURE = 100.0
 
 Penalty = Literal[PENALTIES]  # type: ignore[valid-type]
 
@@ -39,6 +40,14 @@ class TranslateRequest(BaseModel):
     length_penalty: Penalty | None = Field(None, description="none, length (L^alpha) or gnmt (((5+L)/6)^alpha).")
     alpha: float | None = Field(None, ge=0, le=MAX_ALPHA, allow_inf_nan=False,
                                 description="Length penalty exponent.")
+    sample: bool | None = Field(None, description="Draw each piece from the model's distribution instead of "
+                                                  "searching (the beam is not used); nbest gives that many samples.")
+    temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, allow_inf_nan=False,
+                                      description="Sampling: divide log-probabilities by this; 0 is greedy.")
+    top_k: int | None = Field(None, ge=0, description="Sampling: only from the k most likely pieces (0: all).")
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False,
+                                description="Sampling: only from the fewest most likely pieces with this much probability.")
+    seed: int | None = Field(None, description="Sampling: the same seed gives the same samples of a line.")
     attention: bool = Field(False, description="Also return the attention of each line's best translation, one "
                                                "block per sentence (or part) translated: source and target "
                                                "pieces and the weights (target rows, source columns).")

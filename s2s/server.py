@@ -215,11 +215,12 @@ def _job_key(translator: Translator, request: TranslateRequest, limits: Limits) 
         if problem:
             raise HTTPException(*problem)
     try:
-        search = translator.with_search(beam=request.beam, length_penalty=request.length_penalty,
-                                        alpha=request.alpha).search
+        search = translator.with_search(beam=request.beam, length_penalty=request.length_penalty, alpha=request.alpha,
+                                        sample=request.sample, temperature=request.temperature,
+                                        top_k=request.top_k, top_p=request.top_p, seed=request.seed).search
     except UserError as e:
         raise HTTPException(422, str(e)) from None
-    if request.nbest is not None and request.nbest > search.beam:
+    if request.nbest is not None and request.nbest > search.beam and not search.sample:
         raise HTTPException(422, f"nbest: {request.nbest} is larger than the beam ({search.beam}); "
                                  f"ask for beam >= {request.nbest}")
     return search, request.nbest or 1

@@ -67,6 +67,15 @@ def test_results_are_the_translators_own_line_by_line(client, tokenizer):
     assert blank == {"text": "", "score": 0.0, "nbest": [{"text": "", "score": 0.0}], "attention": []}
 
 
+def test_samples_are_the_translators_own_and_any_number(client, tokenizer):
+    settings = {"sample": True, "top_p": 0.9, "seed": 4}
+    answer = post(client, {"text": LINES, "nbest": 6, **settings}).json()["translations"]  # 6 > beam 4
+    expected = make_translator(tokenizer).with_search(**settings).nbest(LINES, 6)
+    for got, found in zip(answer, expected):
+        assert [o["text"] for o in got["nbest"]] == [t.text for t in found]
+    assert post(client, {"text": LINES, "sample": True, "top_p": 0}).status_code == 422
+
+
 def test_attention_is_a_block_per_sentence_with_a_row_per_output_piece(client, tokenizer):
     got = post(client, {"text": ["the dog sees a cat .", "a dog runs . the cat sleeps ."], "attention": True})
     one, two = (line["attention"] for line in got.json()["translations"])

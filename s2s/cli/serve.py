@@ -82,7 +82,7 @@ def serve(model, host, port, max_lines, max_line_chars, max_request_bytes, max_q
     """Serve a model over HTTP until Ctrl-C or SIGTERM (which finish the requests in flight).
 
     POST /translate takes {"text": ["line", ...]} (and optional beam, nbest, length_penalty,
-    alpha, attention) and answers one result per line, in order; GET / is a page that
+    alpha, sample settings, attention, alignments) and answers one result per line, in order; GET / is a page that
     translates what you type and draws the attention; GET /health, GET /info and
     GET /openapi.json describe the server.
 
