@@ -179,7 +179,7 @@ def _build(files: ParallelFiles, tok: Tokenizer, entry: Path, shares: int) -> No
                  "index": k, "shares": shares, "chunk": CHUNK_LINES, "src_dtype": dtypes["src"],
                  "tgt_dtype": dtypes["tgt"]} for k, part in enumerate(parts)]
         found = _run(jobs, "encoding the corpus", shares > 1)
-        if any((r["pairs"], r["fingerprint"]) != (files.lines, files.fingerprint) for r in found):
+        if found[0]["fingerprint"] != files.fingerprint or any(r["pairs"] != files.lines for r in found):
             raise _changed(files)
         for side in ("src", "tgt"):
             _merge(parts, aside / side, side, np.dtype(dtypes[side]), files.lines, CHUNK_LINES)

@@ -20,7 +20,7 @@ import numpy as np
 import sentencepiece as spm
 
 from s2s.errors import UserError
-from s2s.pieces import flatten
+from s2s.pieces import LENGTH_DTYPE, flatten
 from s2s.text import Fingerprint, line_chunks
 from s2s.tokenizer import Tokenizer
 
@@ -43,25 +43,28 @@ def learn(job: dict) -> dict:
 def encode(job: dict) -> dict:
     """Encodes chunks index, index + shares, index + 2 shares, ... of a parallel text into
     PART.src.{ids,len} and PART.tgt.{ids,len}; every share reads the whole text (to stay
-    in step with the chunks), and returns the text's pair count and fingerprint, by which
-    the caller knows that the text did not change since it was scanned."""
+    in step with the chunks) and returns its pair count, and share 0 its fingerprint too
+    (one hash of the text is enough), by which the caller knows that the text did not
+    change since it was scanned."""
     src_model, tgt_model = Path(job["src_model"]).read_bytes(), job["tgt_model"]
     src = spm.SentencePieceProcessor(model_proto=src_model)
     tgt = src if tgt_model is None else spm.SentencePieceProcessor(model_proto=Path(tgt_model).read_bytes())
-    running = Fingerprint()
+    running, pairs = Fingerprint() if job["index"] == 0 else None, 0
     with open(f"{job['part']}.src.ids", "wb") as src_ids, open(f"{job['part']}.src.len", "wb") as src_len, \
             open(f"{job['part']}.tgt.ids", "wb") as tgt_ids, open(f"{job['part']}.tgt.len", "wb") as tgt_len:
         chunks = zip(line_chunks(job["src"], job["chunk"]), line_chunks(job["tgt"], job["chunk"]))
         for number, (src_lines, tgt_lines) in enumerate(chunks):
-            running.update(src_lines, tgt_lines)
+            pairs += len(src_lines)
+            if running is not None:
+                running.update(src_lines, tgt_lines)
             if number % job["shares"] != job["index"]:
                 continue
             for lines, processor, dtype, ids_out, len_out in ((src_lines, src, job["src_dtype"], src_ids, src_len),
                                                               (tgt_lines, tgt, job["tgt_dtype"], tgt_ids, tgt_len)):
                 lengths, ids = flatten(processor.encode(lines, num_threads=1), np.dtype(dtype))
-                lengths.astype(np.uint32).tofile(len_out)
+                lengths.astype(LENGTH_DTYPE).tofile(len_out)
                 ids.tofile(ids_out)
-    return {"pairs": running.pairs, "fingerprint": running.value()}
+    return {"pairs": pairs, "fingerprint": running and running.value()}
 
 
 JOBS = {"learn": learn, "encode": encode}
