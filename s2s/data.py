@@ -87,12 +87,12 @@ class ParallelData:
     lines that pass the length filter (`rows`; None: all) and, for a split read from text
     here, the text of those lines. Index i means the i-th kept pair."""
 
-    def __init__(self, src: Pieces, tgt: Pieces, rows: np.ndarray | None = None,
-                 text: tuple[list[str], list[str]] | None = None):
+    def __init__(self, src: Pieces, tgt: Pieces, rows: np.ndarray | None = None):
         self.src, self.tgt, self.rows = src, tgt, rows
         self.src_len = src.lengths if rows is None else src.lengths[rows]  # (N,) pieces, EOS not counted
         self.tgt_len = tgt.lengths if rows is None else tgt.lengths[rows]  # (N,)
-        self.src_text, self.tgt_text = text if text is not None else (None, None)
+        self.src_text: list[str] | None = None  # set by from_text
+        self.tgt_text: list[str] | None = None
         self.align: Pieces | None = None  # per kept pair, each target piece's source position
 
     @classmethod

@@ -99,10 +99,6 @@ class Pieces:
         size, fd = self.dtype.itemsize, self._fd
         return [np.frombuffer(os.pread(fd, n * size, s * size), dtype=self.dtype) for s, n in zip(starts, lengths)]
 
-    def __getitem__(self, row: int) -> list[int]:
-        """One line's ids as a list."""
-        return self.rows([row])[0].tolist()
-
     def close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)

@@ -162,7 +162,3 @@ class ParallelFiles:
     def unchanged(self) -> bool:
         """Whether both files still have the size and modification time they had when scanned."""
         return _stamp(self.src, self.tgt) == self.stamp
-
-    def pairs(self) -> Iterator[tuple[list[str], list[str]]]:
-        """The text again, as aligned chunks of lines."""
-        return zip(line_chunks(self.src), line_chunks(self.tgt))

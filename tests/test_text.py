@@ -61,7 +61,7 @@ def test_scanning_files_fingerprints_them_as_their_lines(tmp_path):
     read = read_parallel(tmp_path / "t.src", tmp_path / "t.tgt.gz")
     assert files.lines == len(src) and files.fingerprint == fingerprint(*read)
     assert [line for chunk in line_chunks(tmp_path / "t.src") for line in chunk] == read[0]
-    assert [b for _, chunk in files.pairs() for b in chunk] == tgt
+    assert [line for chunk in line_chunks(tmp_path / "t.tgt.gz") for line in chunk] == tgt
 
 
 def test_scanning_names_a_bad_line_or_unequal_files(tmp_path):
