@@ -44,6 +44,7 @@ VARIANTS = {
     "gru-additive-guided": ["train.guided_alignment=1.0"],
     "rnn-additive": ["model.encoder.cell=rnn", "model.decoder.cell=rnn"],
     "lstm-additive": ["model.encoder.cell=lstm", "model.decoder.cell=lstm"],
+    "cgru-additive": ["model.decoder.cell=cgru", "model.decoder.input_feeding=false"],
     **{f"gru-none-{context}-{use}": GRU_NONE + [f"model.decoder.context={context}", f"model.decoder.context_use={use}"]
        for context in ("last", "transformed_last", "transformed_mean") for use in ("init", "input", "both")},
 }

@@ -17,6 +17,7 @@ from s2s.penalty import PENALTIES
 from s2s.schedule import SCHEDULES
 
 CELLS = ("rnn", "gru", "lstm")
+DECODER_CELLS = CELLS + ("cgru",)  # cgru: the conditional GRU of Nematus (s2s/decoder.py)
 ATTENTIONS = ("additive", "dot", "general", "none")
 CONTEXTS = ("last", "transformed_last", "transformed_mean")
 CONTEXT_USES = ("init", "input", "both")
@@ -100,7 +101,7 @@ class EncoderConfig:
 class DecoderConfig:
     """The attention decoder."""
 
-    cell: str = "gru"
+    cell: str = "gru"  # or cgru: GRU, attention, then a second GRU reading the context
     hidden_size: int = 512
     num_layers: int = 1
     attention: str = "additive"  # additive | dot | general | none (the classic fixed context c)
@@ -113,7 +114,7 @@ class DecoderConfig:
     context_use: str = "both"  # c as the first state (init), as an input at every step (input), or both
 
     def __post_init__(self) -> None:
-        _check(self.cell in CELLS, "model.decoder.cell", f"must be one of {CELLS}")
+        _check(self.cell in DECODER_CELLS, "model.decoder.cell", f"must be one of {DECODER_CELLS}")
         _check(self.attention in ATTENTIONS, "model.decoder.attention", f"must be one of {ATTENTIONS}")
         _check(self.local_window >= 0, "model.decoder.local_window", "must be >= 0 (0 = global attention)")
         _check(self.context in CONTEXTS, "model.decoder.context", f"must be one of {CONTEXTS}")
@@ -124,6 +125,9 @@ class DecoderConfig:
             _check(not self.input_feeding, "model.decoder.input_feeding",
                    "feeds the previous attentional vector: set it to false with attention: none")
             _check(self.local_window == 0, "model.decoder.local_window", "needs attention (got attention: none)")
+            _check(self.cell != "cgru", "model.decoder.cell", "cgru attends between its two GRUs: it needs attention")
+        _check(self.cell != "cgru" or not self.input_feeding, "model.decoder.input_feeding",
+               "cgru already reads each step's context in its second GRU: set input_feeding: false")
         _check(self.hidden_size > 0, "model.decoder.hidden_size", "must be positive")
         _check(self.num_layers > 0, "model.decoder.num_layers", "must be positive")
 

@@ -7,6 +7,12 @@ transform of the mean of all its states (`transformed_mean`); and used in one of
 or both (`context_use`): as the decoder's first state (`init`), or as an input at every
 step (`input`: next to the embedding, and in the output tanh(W [h; c]) as in Cho et al. 2014).
 
+With `cell: cgru` the step is the conditional GRU of Nematus (Sennrich et al. 2017): a
+first GRU reads the previous embedding, attention uses its state as the query, and a second
+GRU (one cell) reads the context and gives the step's state: s'_j = GRU1(y_j-1, s_j-1),
+c_j = att(s'_j), s_j = GRU2(c_j, s'_j). The output vector is tanh(W [s_j; c_j]) as for the
+other cells. With several layers, GRU2's state stands in for the top layer's.
+
 The state is an explicit value (`DecoderState`) passed in and returned by every step;
 `Memory` holds what the encoder produced for the batch. Both can `select` rows, which is
 how search reorders hypotheses and drops finished sentences, and keep their first rows
@@ -86,6 +92,8 @@ class Decoder(nn.Module):
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.input_feeding = input_feeding
         self.is_lstm = cell == "lstm"
+        if cell == "cgru" and attention == "none":
+            raise ValueError("cgru needs attention")
         self.num_layers, self.hidden_size = num_layers, hidden_size
         self.dropout = nn.Dropout(dropout)
         self.attention: Attention | None = None
@@ -108,7 +116,8 @@ class Decoder(nn.Module):
             self.attention = Attention(kind=attention, query_size=hidden_size, memory_size=memory_size,
                                        window=window, coverage=coverage)
             combined = memory_size
-        self.rnn = make_rnn(cell, embed_dim + extra, hidden_size, num_layers, dropout)
+        self.rnn = make_rnn("gru" if cell == "cgru" else cell, embed_dim + extra, hidden_size, num_layers, dropout)
+        self.conditional = nn.GRUCell(memory_size, hidden_size) if cell == "cgru" else None  # cgru's GRU2
         self.combine = nn.Linear(hidden_size + combined, hidden_size, bias=False) if combined else None
         use_bridge = bridge and self.attention is not None
         self.bridge_h = nn.Linear(memory_size, num_layers * hidden_size) if use_bridge else None
@@ -183,7 +192,14 @@ class Decoder(nn.Module):
         if self.input_feeding:
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
         out, rnn_state = self.rnn(x, state.rnn_state())  # (B, 1, H)
-        vector, weights = self._output(out, memory, state.coverage)
+        if self.conditional is None:
+            vector, weights = self._output(out, memory, state.coverage)
+        else:  # cgru: attend with GRU1's output, then GRU2 reads the context
+            context, weights = self.attention(out, memory.keys, memory.values, memory.mask,
+                                              state.coverage)  # (B, 1, He), (B, 1, S)
+            top = self.conditional(context[:, 0], out[:, 0])  # (B, H)
+            rnn_state = torch.cat([rnn_state[:-1], top.unsqueeze(0)])  # (L, B, H)
+            vector = torch.tanh(self.combine(torch.cat([top, context[:, 0]], dim=-1))).unsqueeze(1)  # (B, 1, H)
         hidden, cell = rnn_state if self.is_lstm else (rnn_state, None)
         coverage = None if state.coverage is None else state.coverage + weights[:, 0]
         return vector[:, 0], weights[:, 0], DecoderState(hidden, cell, vector[:, 0], coverage)
@@ -194,12 +210,12 @@ class Decoder(nn.Module):
 
         Returns output vectors (B, T, H) and attention weights (B, T, S); where tgt_in is
         PAD they mean nothing (zeros when stepping). Unless a step depends on the last
-        one's output (input feeding, coverage), the whole sequence runs through the fused
+        one's output (input feeding, coverage, cgru), the whole sequence runs through the fused
         RNN and attention at once. Otherwise it runs one step at a time, and a sentence
         leaves the batch when its target ends, so that no step is spent on padding.
         """
         emb = self.dropout(self.embed(tgt_in))  # (B, T, E)
-        if not self.input_feeding and not self.has_coverage:
+        if not self.input_feeding and not self.has_coverage and self.conditional is None:
             out, _ = self.rnn(self._inputs(emb, memory), state.rnn_state())  # (B, T, H)
             return self._output(out, memory)
         b, steps = tgt_in.shape

@@ -114,6 +114,9 @@ NONE = ["model.decoder.attention=none", "model.decoder.input_feeding=false"]
     (["model.decoder.local_window=-1"], "model.decoder.local_window"),
     (["train.guided_alignment=-1"], "train.guided_alignment"),
     (["data.train_alignments=train.align"], "data.train_alignments"),
+    (["model.decoder.cell=cgru"], "model.decoder.input_feeding"),  # cgru reads the context itself
+    (NONE + ["model.decoder.cell=cgru"], "model.decoder.cell"),  # cgru attends between its GRUs
+    (["model.encoder.cell=cgru"], "model.encoder.cell"),  # a decoder cell only
 ])
 def test_invalid_architecture_combinations_name_the_key(tmp_path, overrides, key):
     with pytest.raises(UserError, match=key.replace(".", r"\.")):
@@ -127,6 +130,8 @@ def test_every_architecture_choice_is_one_config_line(tmp_path):
     config = load_config(write(tmp_path, BASE), ["model.decoder.local_window=5", "model.decoder.coverage=true",
                                                  "train.guided_alignment=0.5"])
     assert config.model.decoder.local_window == 5 and config.model.decoder.coverage
+    config = load_config(write(tmp_path, BASE), ["model.decoder.cell=cgru", "model.decoder.input_feeding=false"])
+    assert config.model.decoder.cell == "cgru"
     # 'last' used only as an input has no size constraint
     load_config(write(tmp_path, BASE), NONE + ["model.decoder.context=last", "model.decoder.context_use=input",
                                                "model.decoder.hidden_size=128"])

@@ -21,8 +21,16 @@ VARIANTS = (
     + [dict(attention="none", input_feeding=False, context=c, context_use=u)
        for c, u in itertools.product(["last", "transformed_last", "transformed_mean"], ["init", "input", "both"])]
 )
+# The conditional GRU decoder (cgru) attends between its two GRUs: attention without input feeding.
+CGRU_VARIANTS = [v for v in VARIANTS if v["attention"] != "none" and v.get("input_feeding") is False]
+CGRU_VARIANTS += [dict(attention="general", local_window=2, input_feeding=False)]
 CASES = [(cell, variant) for cell in ["rnn", "gru", "lstm"] for variant in VARIANTS]
+CASES += [("cgru", variant) for variant in CGRU_VARIANTS]
 IDS = ["-".join([cell] + [f"{k}={v}" for k, v in variant.items()]) for cell, variant in CASES]
+
+
+def encoder_cell(cell: str) -> str:
+    return "gru" if cell == "cgru" else cell  # cgru is a decoder
 
 
 def build(cell="gru", attention="additive", input_feeding=True, layers=1, bridge=True, tie=False,
@@ -30,7 +38,7 @@ def build(cell="gru", attention="additive", input_feeding=True, layers=1, bridge
     torch.manual_seed(0)
     config = ModelConfig(
         embed_dim=size, dropout=dropout, tie_embeddings=tie,
-        encoder=EncoderConfig(cell=cell, hidden_size=size // 2, num_layers=layers, bidirectional=True),
+        encoder=EncoderConfig(cell=encoder_cell(cell), hidden_size=size // 2, num_layers=layers, bidirectional=True),
         decoder=DecoderConfig(cell=cell, hidden_size=size, num_layers=layers, attention=attention,
                               input_feeding=input_feeding, bridge=bridge, **decoder))
     return Seq2Seq.from_config(config, V, V).eval()
@@ -134,6 +142,24 @@ def test_the_context_is_made_and_used_as_configured():
         assert model.decoder.rnn.input_size == expected_inputs
 
 
+def test_a_cgru_step_is_gru_then_attention_then_gru_on_the_context():
+    """cgru (Nematus): GRU1 reads the embedding, attention queries with its output, GRU2
+    reads the context from there; GRU2's state is the step's state and goes into the output."""
+    model = build("cgru", input_feeding=False, layers=2)
+    dec, batch = model.decoder, collate(SRC, TGT)
+    memory, state = model.encode(batch.src, batch.src_len)
+    prev = batch.tgt_in[:, 0]
+    _, weights, after = model.decode_step(prev, memory, state)
+    first, first_state = dec.rnn(dec.embed(prev).unsqueeze(1), state.hidden)  # (B, 1, H), (L, B, H)
+    context, expected = dec.attention(first, memory.keys, memory.values, memory.mask)  # (B, 1, He), (B, 1, S)
+    top = dec.conditional(context[:, 0], first[:, 0])  # (B, H)
+    torch.testing.assert_close(weights, expected[:, 0])
+    torch.testing.assert_close(after.hidden[-1], top)
+    torch.testing.assert_close(after.hidden[:-1], first_state[:-1])  # the lower layer is GRU1's own
+    torch.testing.assert_close(after.feed, torch.tanh(dec.combine(torch.cat([top, context[:, 0]], dim=-1))))
+    assert not torch.allclose(top, first[:, 0])
+
+
 def test_coverage_is_the_sum_of_past_attention():
     model = build(attention="additive", coverage=True)
     batch = collate(SRC, TGT)
@@ -192,7 +218,7 @@ def test_every_variant_learns_the_demo_corpus(cell, variant, demo_corpus, tokeni
     data = ParallelData.from_text(src[:256], tgt[:256], tokenizer)
     torch.manual_seed(0)
     config = ModelConfig(embed_dim=32, dropout=0.0,
-                         encoder=EncoderConfig(cell=cell, hidden_size=24, bidirectional=True),
+                         encoder=EncoderConfig(cell=encoder_cell(cell), hidden_size=24, bidirectional=True),
                          decoder=DecoderConfig(cell=cell, hidden_size=48, **variant))
     model = Seq2Seq.from_config(config, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.01)
