@@ -41,6 +41,10 @@ class Seq2Seq(nn.Module):
         model.reset_parameters()
         return model
 
+    @property
+    def has_attention(self) -> bool:
+        return self.decoder.attention is not None
+
     def reset_parameters(self) -> None:
         """Uniform(-0.1, 0.1) for all weights (what trains recurrent NMT well), zero padding rows."""
         for p in self.parameters():

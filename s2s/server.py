@@ -204,7 +204,7 @@ def _job_key(translator: Translator, request: TranslateRequest, limits: Limits) 
     if len(request.text) > limits.max_lines:
         raise HTTPException(413, f"text: {len(request.text)} lines, more than this server's limit of "
                                  f"{limits.max_lines} per request (--max-lines)")
-    if request.alignments and translator.model.decoder.attention is None:
+    if request.alignments and not translator.model.has_attention:
         raise HTTPException(422, "alignments: this model has no attention to align words by "
                                  "(model.decoder.attention: none)")
     if request.attention and len(request.text) > limits.max_attention_lines:

@@ -23,11 +23,11 @@ from pathlib import Path
 
 import torch
 
-from s2s import alignment, checkpoint, forced
+from s2s import alignment, forced, loader
 from s2s.config import Config, SearchConfig
-from s2s.configfile import from_dict
 from s2s.data import source_batch
 from s2s.devices import resolve_device
+from s2s.ensemble import Ensemble
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
 from s2s.quantize import quantize as quantize_model
@@ -52,7 +52,7 @@ class Stopped(Exception):
 class Translator:
     """A model and tokenizer ready to translate, with search settings."""
 
-    model: Seq2Seq
+    model: Seq2Seq | Ensemble
     tokenizer: Tokenizer
     device: torch.device
     batch_size: int = 64
@@ -64,31 +64,21 @@ class Translator:
     stop: Callable[[], bool] | None = None  # asked before each batch: True stops translating (Stopped)
 
     @classmethod
-    def load(cls, model_path: str | Path, device: str | torch.device = "auto", quantize: str | None = None,
-             **settings) -> "Translator":
+    def load(cls, model_path: str | Path | list[str | Path], device: str | torch.device = "auto",
+             quantize: str | None = None, **settings) -> "Translator":
         """Loads a checkpoint file or a run directory's best checkpoint onto `device` ("auto":
         a CUDA GPU when there is one; `quantize`="int8": with int8 weights, for the CPU).
+        A list of several loads them as an ensemble (s2s.ensemble), which needs models that
+        share the tokenizer; the first one's config gives the settings.
 
         Search settings default to the run's `search` section and the longest sentence
         translated whole to the longest training sentence (`s2s.lengths`; `data.max_len` for
-        checkpoints older than that record); `settings` override them.
+        checkpoints older than that record; for an ensemble the shortest of its members');
+        `settings` override them.
         """
-        path = checkpoint.resolve(model_path)
-        content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
-        task = checkpoint.task_of(content)
-        if task != "translate":
-            raise UserError(f"{path} is a {task} model, not a translator: use s2s predict -m {model_path}")
-        try:
-            config = from_dict(content["config"])
-            tokenizer = Tokenizer.from_state(content["tokenizer"])
-            model = Seq2Seq.from_config(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-            model.load_state_dict(content["model"])
-            lengths = Lengths.from_state(content.get("lengths"))
-        except (UserError, RuntimeError, ValueError, TypeError, KeyError) as e:
-            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            raise UserError(f"{path}: the checkpoint's parts do not fit together: {first}") from None
+        config, tokenizer, model, lengths, src_max = loader.load(model_path)
         settings.setdefault("search", config.search)
-        settings.setdefault("max_src_len", lengths.src_max if lengths else config.data.max_len)
+        settings.setdefault("max_src_len", src_max)
         settings.setdefault("lengths", lengths)
         settings.setdefault("src_lang", config.data.src_lang)
         device = resolve_device(device)

@@ -496,3 +496,41 @@ def test_a_model_without_attention_translates_but_has_nothing_to_plot(demo_corpu
     assert len((tmp_path / "hyp.txt").read_text().splitlines()) == len(src.read_text().splitlines())
     result = run("plot-attention", "-m", tmp_path / "run", "--src", "The dog sees a cat.", "-o", tmp_path / "a.png")
     assert result.exit_code == 1 and "has no attention to plot" in result.output
+
+
+@pytest.fixture(scope="module")
+def second(demo_corpus, tmp_path_factory):
+    """Another run on the same text and tokenizer settings: another seed and the cgru decoder."""
+    root = tmp_path_factory.mktemp("second")
+    dump_config(tiny_config(demo_corpus), root / "tiny.yaml")
+    result = run("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=20",
+                 "--set", "train.seed=2", "--set", "model.decoder.cell=cgru",
+                 "--set", "model.decoder.input_feeding=false")
+    assert result.exit_code == 0, result.output
+    return root / "run"
+
+
+def test_several_models_translate_and_score_as_an_ensemble(trained, second, demo_corpus, tmp_path):
+    src, ref = demo_corpus / "valid.src", demo_corpus / "valid.tgt"
+    outputs = {}
+    for name, models in (("a", [trained]), ("b", [second]), ("ab", [trained, second])):
+        args = [x for m in models for x in ("-m", m)]
+        result = run("translate", *args, "-i", src, "-o", tmp_path / name, "--nbest", "2", "--alignments")
+        assert result.exit_code == 0, result.output
+        outputs[name] = (tmp_path / name).read_text().splitlines()
+        assert len(outputs[name]) == 2 * len(src.read_text().splitlines())
+    assert outputs["ab"] != outputs["a"] and outputs["ab"] != outputs["b"]
+    result = run("eval", "-m", trained, "-m", second, "--src", src, "--ref", ref, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)[0]["name"] == "BLEU"
+
+
+def test_an_ensemble_of_models_with_different_tokenizers_is_refused_naming_both(trained, demo_corpus, tmp_path):
+    dump_config(tiny_config(demo_corpus), tmp_path / "tiny.yaml")
+    result = run("train", "-c", tmp_path / "tiny.yaml", "-o", tmp_path / "other", "--set", "train.max_steps=2",
+                 "--set", "tokenizer.vocab_size=100")
+    assert result.exit_code == 0, result.output
+    result = run("translate", "-m", trained, "-m", tmp_path / "other", "-i", demo_corpus / "valid.src")
+    assert result.exit_code == 1
+    assert f"{trained}" in result.output and f"{tmp_path / 'other'}" in result.output
+    assert "different target tokenizers" in result.output and "Traceback" not in result.output

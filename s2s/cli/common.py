@@ -131,13 +131,13 @@ def write_results(lines: Iterable[str], output: str, flush_each: bool = False) -
         raise UserError(f"{e}; the output is incomplete (it stops before that line's chunk)") from None
 
 
-def load_translator(model: str, device_name: str, batch_size: int, max_src_len: int | None,
+def load_translator(model: str | tuple[str, ...], device_name: str, batch_size: int, max_src_len: int | None,
                     search: dict, quantize: str | None = None):
-    """A Translator for -m MODEL with the command line's search, splitting and quantization
-    options applied."""
+    """A Translator for -m MODEL (an ensemble for several) with the command line's search,
+    splitting and quantization options applied."""
     from s2s.translator import Translator
 
-    translator = Translator.load(model, device_name, quantize=quantize, batch_size=batch_size)
+    translator = Translator.load(list(model) if isinstance(model, tuple) else model, device_name, quantize=quantize, batch_size=batch_size)
     try:
         translator = translator.with_search(**search)
     except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0

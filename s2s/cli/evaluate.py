@@ -18,9 +18,9 @@ from s2s.metrics import WIDTH
               help="Reference translations (with -m: default the run's data.test target file).")
 @click.option("--hyp", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="Hypotheses to score, '-' for stdin (instead of translating with -m).")
-@click.option("-m", "--model", type=click.Path(exists=True),
+@click.option("-m", "--model", "models", multiple=True, type=click.Path(exists=True),
               help="Checkpoint or run directory to translate --src with (without --src/--ref: "
-                   "the run's data.test split).")
+                   "the run's data.test split); several -m translate as an ensemble.")
 @click.option("--src", type=click.Path(exists=True, dir_okay=False),
               help="Source text for -m (default: the run's data.test source file).")
 @click.option("--task", type=click.Choice(["translate", "classify", "tag"]),
@@ -36,7 +36,7 @@ from s2s.metrics import WIDTH
 @device_option
 @quantize_option
 @quiet_option
-def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_src_len, batch_size, device_name,
+def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_src_len, batch_size, device_name,
              quantize, quiet, **search) -> None:
     """Score translations with BLEU and chrF (sacrebleu, signatures included), or the
     labels of a classify or tag model with accuracy, macro-F1 and each label's P/R/F1.
@@ -47,6 +47,7 @@ def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_sr
       s2s translate -m runs/demo < data/demo/test.src | s2s eval --hyp - --ref data/demo/test.tgt
       s2s eval -m runs/demo --src data/demo/test.src --ref data/demo/test.tgt
       s2s eval -m runs/demo            # the test split named in the run's config
+      s2s eval -m runs/a -m runs/b     # an ensemble of two models on the first one's test split
       s2s eval -m runs/sst2            # a classifier on its run's test split
       s2s eval --task classify --hyp labels.txt --ref gold.txt
     """
@@ -54,6 +55,9 @@ def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_sr
     from s2s.evaluate import score_files, score_lines, translate_and_score
 
     setup_logging(verbose=False)
+    model = models[0] if models else None
+    if len(models) > 1 and any(_task_of(m) != "translate" for m in models):
+        raise click.UsageError("several -m make an ensemble, which is for translation models only")
     if (hyp is None) == (model is None):
         raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
     if model is not None and task is not None:
@@ -71,7 +75,7 @@ def evaluate(ref, hyp, model, src, task, ref_format, as_json, score_only, max_sr
     else:
         if (src is None) != (ref is None):
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
-        translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
+        translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize)
         if src is None:
             data = translator.config.data
             if not data.test:

@@ -21,8 +21,9 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 
 
 @click.command(short_help="Translate text, one line out per line in.")
-@click.option("-m", "--model", required=True, type=click.Path(exists=True),
-              help="Checkpoint file, or run directory (its best.pt).")
+@click.option("-m", "--model", "models", required=True, multiple=True, type=click.Path(exists=True),
+              help="Checkpoint file, or run directory (its best.pt). Give -m several times to translate "
+                   "with an ensemble of models that share the tokenizer (their probabilities averaged).")
 @click.option("-i", "--input", "input_file", type=click.Path(exists=True, allow_dash=True, dir_okay=False),
               default="-", show_default=True,
               help="Source text, one sentence per line, UTF-8, .gz accepted ('-' = stdin; a terminal on "
@@ -48,7 +49,7 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 @device_option
 @quantize_option
 @quiet_option
-def translate(model, input_file, output, nbest, scores, alignments, plot_dir, max_src_len, utf8_errors, batch_size,
+def translate(models, input_file, output, nbest, scores, alignments, plot_dir, max_src_len, utf8_errors, batch_size,
               device_name, quantize, quiet, **search) -> None:
     """Translate text: one output line per input line, in order (beam search, beam 5).
 
@@ -59,6 +60,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
       s2s translate -m runs/demo --plot-attention plots/ -i data/demo/test.src -o hyp.txt
       s2s translate -m runs/demo --alignments -i data/demo/test.src   # TEXT<TAB>i-j links
       s2s translate -m runs/demo --sample --top-p 0.9 --nbest 3 -i data/demo/test.src   # 3 samples
+      s2s translate -m runs/a -m runs/b -i test.src   # an ensemble of two models
       s2s translate -m runs/demo        # on a terminal: type a sentence, get its translation
     """
     from s2s.alignment import pharaoh
@@ -70,7 +72,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     if nbest is not None and scores:
         raise click.UsageError("--nbest output already has scores; drop --scores")
-    translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
+    translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize)
     beam = translator.search.beam
     if nbest is not None and nbest > beam and not translator.search.sample:
         raise UserError(f"--nbest {nbest} is larger than the beam ({beam}); raise --beam to at least {nbest}")
@@ -88,7 +90,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
         results = tqdm(translator.stream(lines, n), unit=" lines", desc="translating", leave=False,
                        disable=not show_progress(quiet), total=count_lines(input_file))
     if plot_dir is not None or alignments:
-        check_attention(translator, model, "plot" if plot_dir is not None else "align words by")
+        check_attention(translator, " -m ".join(models), "plot" if plot_dir is not None else "align words by")
     if plot_dir is not None:
         Path(plot_dir).mkdir(parents=True, exist_ok=True)
         results = _plotting(results, translator, Path(plot_dir))
@@ -103,7 +105,7 @@ def translate(model, input_file, output, nbest, scores, alignments, plot_dir, ma
 
 
 def check_attention(translator, model: str, what: str = "plot") -> None:
-    if translator.model.decoder.attention is None:
+    if not translator.model.has_attention:
         raise UserError(f"{model} has no attention to {what} (model.decoder.attention: none)")
 
 
