@@ -67,6 +67,24 @@ def test_results_are_the_translators_own_line_by_line(client, tokenizer):
     assert blank == {"text": "", "score": 0.0, "nbest": [{"text": "", "score": 0.0}], "attention": []}
 
 
+def test_an_ensemble_serves_as_one_model(tokenizer):
+    from s2s.ensemble import Ensemble
+
+    members = [make_translator(tokenizer).model]
+    torch.manual_seed(1)
+    members.append(Seq2Seq.from_config(ModelConfig(embed_dim=16, dropout=0.0, encoder=EncoderConfig(hidden_size=8),
+                                                   decoder=DecoderConfig(cell="cgru", hidden_size=12,
+                                                                         input_feeding=False)),
+                                       tokenizer.src_vocab_size, tokenizer.tgt_vocab_size).eval())
+    translator = dataclasses.replace(make_translator(tokenizer), model=Ensemble(members))
+    with TestClient(create_app(translator, Limits(), info={"parameters": 1})) as ensemble_client:
+        answer = post(ensemble_client, {"text": LINES, "nbest": 2, "alignments": True}).json()["translations"]
+    for got, found in zip(answer, translator.nbest(LINES, 2)):
+        assert [o["text"] for o in got["nbest"]] == [t.text for t in found]
+        assert got["alignment"] == [list(link) for link in translator.alignment(found[0])]
+    assert len({j for _, j in answer[0]["alignment"]}) == len(answer[0]["text"].split())
+
+
 def test_samples_are_the_translators_own_and_any_number(client, tokenizer):
     settings = {"sample": True, "top_p": 0.9, "seed": 4}
     answer = post(client, {"text": LINES, "nbest": 6, **settings}).json()["translations"]  # 6 > beam 4

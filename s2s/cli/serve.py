@@ -47,8 +47,8 @@ def _uvicorn_logging(access_log: bool) -> dict:
 
 
 @click.command(short_help="Serve translations over HTTP (JSON API and a page that shows attention).")
-@click.option("-m", "--model", required=True, type=click.Path(exists=True),
-              help="Checkpoint file, or run directory (its best.pt).")
+@click.option("-m", "--model", "models", required=True, multiple=True, type=click.Path(exists=True),
+              help="Checkpoint file, or run directory (its best.pt); several -m serve an ensemble.")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on; 0.0.0.0 makes the server reachable from other machines.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
@@ -76,7 +76,7 @@ def _uvicorn_logging(access_log: bool) -> dict:
 @batch_option
 @device_option
 @quantize_option
-def serve(model, host, port, max_lines, max_line_chars, max_request_bytes, max_queue, timeout, batch_wait_ms,
+def serve(models, host, port, max_lines, max_line_chars, max_request_bytes, max_queue, timeout, batch_wait_ms,
           max_batch_lines, max_attention_lines, batching, access_log, max_src_len, batch_size, device_name, quantize,
           **search) -> None:
     """Serve a model over HTTP until Ctrl-C or SIGTERM (which finish the requests in flight).
@@ -101,12 +101,16 @@ def serve(model, host, port, max_lines, max_line_chars, max_request_bytes, max_q
 
     setup_logging(verbose=True)
     _check_address(host, port)
-    translator = load_translator(model, device_name, batch_size, max_src_len, search, quantize)
+    translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize)
     limits = Limits(max_request_bytes=max_request_bytes, max_lines=max_lines, max_line_chars=max_line_chars,
                     max_queue=max_queue, timeout=timeout, batch_wait_ms=batch_wait_ms,
                     max_batch_lines=max_batch_lines, batching=batching, max_attention_lines=max_attention_lines)
-    app = create_app(translator, limits, describe(model, paths=False))
-    logging.getLogger("s2s").info("s2s serve: %s on http://%s:%d (Ctrl-C or SIGTERM stops)", model, host, port)
+    info = describe(models[0], paths=False)  # an ensemble: the first model's, and each member's
+    if len(models) > 1:
+        info["ensemble"] = [describe(model, paths=False) for model in models]
+    app = create_app(translator, limits, info)
+    logging.getLogger("s2s").info("s2s serve: %s on http://%s:%d (Ctrl-C or SIGTERM stops)", " + ".join(models),
+                                  host, port)
     config = uvicorn.Config(app, host=host, port=port, log_config=_uvicorn_logging(access_log),
                             timeout_graceful_shutdown=int(timeout) + 5, access_log=access_log,
                             limit_concurrency=MAX_CONNECTIONS)
