@@ -13,6 +13,7 @@ import torch
 
 from s2s.config import SearchConfig
 from s2s.data import collate
+from s2s.ensemble import Ensemble
 from s2s.model import Seq2Seq
 from s2s.penalty import length_penalty
 from s2s.result import Translation
@@ -21,7 +22,7 @@ from s2s.tokenizer import EOS, Tokenizer
 
 
 @torch.no_grad()
-def force(model: Seq2Seq, tokenizer: Tokenizer, device: torch.device, search: SearchConfig,
+def force(model: Seq2Seq | Ensemble, tokenizer: Tokenizer, device: torch.device, search: SearchConfig,
           sources: list[str], targets: list[str], batch_size: int = 64) -> list[Translation]:
     """The model's Translation of each (source, target) pair, its text the target.
 

@@ -1,0 +1,93 @@
+"""Ensembles against their members, side by side in one run: validation and test BLEU, test
+chrF2 and translation speed of each model alone, of the first two together and of all of
+them together, with one search setting for all (the run's search section unless --beam,
+--length-penalty or --alpha say otherwise).
+
+    python bench/ensemble.py -m runs/fast_s1 -m runs/fast_s2 [-m runs/fast_s3]
+
+Validation and test splits are those of the first model's config. Sentences/s count the
+translation of the test set with the models loaded (batch 64), encoding and detokenizing
+included; the machine should be otherwise idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from s2s import checkpoint
+from s2s.metrics import score
+from s2s.text import read_parallel, split_path
+from s2s.translator import Translator
+
+FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--model", dest="models", action="append", required=True,
+                        help="checkpoint or run directory (its best.pt); give it 2 or more times")
+    parser.add_argument("--beam", type=int)
+    parser.add_argument("--length-penalty", choices=["none", "length", "gnmt"])
+    parser.add_argument("--alpha", type=float)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--json", help="also write the rows to this file")
+    return parser.parse_args()
+
+
+def cpu() -> str:
+    """The CPU model and which of the relevant vector/matrix extensions it has."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or "unknown CPU"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
+    return f"{name}; " + ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in FLAGS)
+
+
+def main() -> None:
+    args = parse_args()
+    if len(args.models) < 2:
+        raise SystemExit("give -m at least twice")
+    first = Translator.load(args.models[0], torch.device("cpu"))
+    data = first.config.data
+    search = replace(first.search, **{k: v for k, v in (("beam", args.beam), ("length_penalty", args.length_penalty),
+                                                          ("alpha", args.alpha)) if v is not None})
+    valid = read_parallel(split_path(data.valid, data.src_lang), split_path(data.valid, data.tgt_lang))
+    test = read_parallel(split_path(data.test, data.src_lang), split_path(data.test, data.tgt_lang))
+    print(f"CPU: {cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"search: beam {search.beam}, length penalty {search.length_penalty} {search.alpha}; "
+          f"validation {data.valid} ({len(valid[0])}), test {data.test} ({len(test[0])})\n")
+    systems = [[m] for m in args.models] + [args.models[:2]] + ([args.models] if len(args.models) > 2 else [])
+    rows = []
+    print("| models | parameters | validation BLEU | test BLEU | test chrF2 | test sentences/s |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for models in systems:
+        translator = Translator.load(models if len(models) > 1 else models[0], torch.device("cpu"),
+                                     batch_size=args.batch_size, search=search)
+        valid_bleu = score(translator.translate(valid[0]), valid[1])[0].score
+        start = time.perf_counter()
+        hyps = translator.translate(test[0])
+        seconds = time.perf_counter() - start
+        bleu, chrf = score(hyps, test[1])
+        params = sum(checkpoint.parameter_count(checkpoint.load(checkpoint.resolve(m))["model"]) for m in models)
+        row = {"models": models, "parameters": params, "valid_bleu": round(valid_bleu, 2),
+               "test_bleu": round(bleu.score, 2), "test_chrf": round(chrf.score, 2),
+               "sentences_per_s": round(len(test[0]) / seconds, 1), "bleu_signature": bleu.signature}
+        rows.append(row)
+        print(f"| {' + '.join(models)} | {params:,} | {valid_bleu:.2f} | {bleu.score:.2f} | {chrf.score:.2f} | "
+              f"{row['sentences_per_s']} |", flush=True)
+    print(f"\nBLEU signature: {rows[0]['bleu_signature']}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
