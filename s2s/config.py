@@ -231,6 +231,7 @@ class SearchConfig:
     top_k: int = 0  # sampling: only from the k most likely pieces (0: all)
     top_p: float = 1.0  # sampling: only from the fewest most likely pieces with this much probability
     seed: int = 1  # sampling: the same seed gives the same samples of a line
+    stop_margin: float = 0.0  # beam: stop when no live hypothesis could win if each further piece cost this (0: exact)
 
     def __post_init__(self) -> None:
         _check(self.beam > 0, "search.beam", "must be positive")
@@ -239,6 +240,7 @@ class SearchConfig:
         _check(0 < self.top_p <= 1, "search.top_p", "must be in (0, 1]")
         _check(self.length_penalty in PENALTIES, "search.length_penalty", f"must be one of {PENALTIES}")
         _check(self.alpha >= 0, "search.alpha", "must be >= 0")
+        _check(self.stop_margin >= 0, "search.stop_margin", "must be >= 0 (0: exact search)")
         _check(self.min_len >= 0, "search.min_len", "must be >= 0")
         _check(self.max_len_a >= 0, "search.max_len_a", "must be >= 0")
         _check(self.max_len_b >= 0, "search.max_len_b", "must be >= 0")

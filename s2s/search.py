@@ -65,7 +65,8 @@ def search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, config: S
         return sample(model, src, src_len, sampler, nbest, **settings)
     if config.beam == 1:
         return [[h] for h in greedy(model, src, src_len, **settings)]
-    return beam_search(model, src, src_len, beam=config.beam, nbest=nbest, **settings)
+    return beam_search(model, src, src_len, beam=config.beam, nbest=nbest, stop_margin=config.stop_margin,
+                       **settings)
 
 
 @torch.no_grad()
@@ -143,7 +144,7 @@ def _allowed(log_probs: torch.Tensor, eos: bool) -> torch.Tensor:
 @torch.no_grad()
 def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, beam: int,
                 nbest: int = 1, max_len_a: float = 2.0, max_len_b: int = 10, min_len: int = 0,
-                penalty: str = "none", alpha: float = 0.0) -> list[list[Hypothesis]]:
+                penalty: str = "none", alpha: float = 0.0, stop_margin: float = 0.0) -> list[list[Hypothesis]]:
     """Batched beam search: the `nbest` (<= beam) best hypotheses per sentence, best first.
 
     All B sentences and their K = `beam` hypotheses run as B*K rows. Each step takes the
@@ -152,6 +153,8 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
     when its n-th best finished score is at least what any live hypothesis could still
     reach (its log-probability can only fall, and the penalty is largest at the length
     limit), so the n-best it returns are those it would return with no stopping rule.
+    With `stop_margin` m > 0 it assumes instead that every further piece costs at least m
+    (nats), which stops sooner and may change the result (`reach`).
     Done sentences leave the batch. src: (B, S) padded ids; src_len: (B,).
     """
     if not 1 <= nbest <= beam:
@@ -162,7 +165,6 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
     memory, state = memory.select(expand), state.select(expand)
     limits = max_lengths(src_len, max_len_a, max_len_b).to(device)  # (B,)
     steps = int(limits.max())
-    lp_max = length_penalty(penalty, alpha, limits)  # (B,) the largest penalty a sentence can get
     # Live hypotheses, one row each: (A*K, ...) for the A sentences still searching.
     live = torch.full((b, k), NEG_INF, device=device)  # (A, K) log-probabilities; one live at start
     live[:, 0] = 0.0
@@ -204,8 +206,8 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
         attention = torch.cat([attention[rows], weights[rows].unsqueeze(1).float()], dim=1)
         state = state.select(rows)
         # A sentence is done when no live hypothesis can beat its n-th best finished one.
-        reach = live.max(dim=1).values / lp_max[alive]  # (A,)
-        stop = (limits[alive] <= t + 1) | (reach == NEG_INF) | (done.score[alive, nbest - 1] >= reach)
+        best = reach(live.max(dim=1).values, t + 1, limits[alive], stop_margin, penalty, alpha)  # (A,)
+        stop = (limits[alive] <= t + 1) | (best == NEG_INF) | (done.score[alive, nbest - 1] >= best)
         if bool(stop.any()):
             keep = (~stop).nonzero().squeeze(1)  # (A',)
             if keep.numel() == 0:
@@ -215,6 +217,23 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
             memory, state = memory.select(keep_rows), state.select(keep_rows)
             prev, tokens, attention = prev[keep_rows], tokens[keep_rows], attention[keep_rows]
     return done.nbest_lists(src_len, nbest)
+
+
+def reach(log_prob: torch.Tensor, length: int, limits: torch.Tensor, margin: float, penalty: str,
+          alpha: float) -> torch.Tensor:
+    """The best score that hypotheses of `length` pieces and log-probabilities log_prob (A,)
+    could still end with, below the length limits (A,), if each further piece costs at least
+    `margin`: max over L of (log_prob - margin (L - length)) / lp(L).
+
+    With margin 0 that is log_prob / lp(limit): a log-probability can only fall and the
+    penalty is largest at the limit, so no hypothesis can do better (exact search).
+    """
+    if margin == 0:
+        return log_prob / length_penalty(penalty, alpha, limits)
+    ends = torch.arange(length, int(limits.max()) + 1, device=log_prob.device)  # (L,) lengths it may reach
+    future = log_prob.unsqueeze(1) - margin * (ends - length).unsqueeze(0)  # (A, L)
+    scores = (future / length_penalty(penalty, alpha, ends)).masked_fill(ends > limits.unsqueeze(1), NEG_INF)
+    return scores.max(dim=1).values
 
 
 @dataclass

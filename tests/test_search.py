@@ -11,7 +11,7 @@ from s2s.data import collate, source_batch
 from s2s.model import Seq2Seq
 from s2s.config import SearchConfig
 from s2s.penalty import length_penalty
-from s2s.search import beam_search, greedy, max_lengths, search
+from s2s.search import beam_search, greedy, max_lengths, reach, search
 from s2s.tokenizer import BOS, EOS, PAD
 
 V = 9
@@ -212,6 +212,50 @@ def test_a_wide_beam_finds_what_exhaustive_enumeration_finds(penalty, alpha, min
         truth = exhaustive(model, src[i:i + 1], limit, min_len, penalty, alpha)[:10]
         assert [h.tokens for h in hyps[i]] == [seq for _, seq in truth]
         assert [round(h.score, 4) for h in hyps[i]] == [round(score, 4) for score, _ in truth]
+
+
+class Counting:
+    """A model wrapper that counts the hypothesis-steps search asks for."""
+
+    def __init__(self, model):
+        self.model, self.rows = model, 0
+
+    def encode(self, src, src_len):
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev, memory, state):
+        self.rows += prev.size(0)
+        return self.model.decode_step(prev, memory, state)
+
+
+@pytest.mark.parametrize("penalty,alpha", [("length", 1.0), ("gnmt", 0.6)])
+def test_a_stop_margin_no_piece_beats_keeps_search_exact_and_a_larger_one_stops_sooner(penalty, alpha):
+    model = PrefixModel(seed=3)
+    src, src_len = source_batch([[4, 4, 3], [2, 3], [1, 2, 4, 3]])
+    cheapest = -float(model.table.max())  # every piece costs at least this
+    settings = dict(beam=128, nbest=5, max_len_a=0.0, max_len_b=4, penalty=penalty, alpha=alpha)
+    exact = Counting(model)
+    truth = beam_search(exact, src, src_len, **settings)
+    safe = Counting(model)
+    assert [[h.tokens for h in hyps] for hyps in beam_search(safe, src, src_len, stop_margin=cheapest,
+                                                             **settings)] == [[h.tokens for h in hyps] for hyps in truth]
+    assert safe.rows <= exact.rows
+    short = dict(settings, beam=4, nbest=1, max_len_b=12)
+    exact, eager = Counting(model), Counting(model)
+    beam_search(exact, src, src_len, **short)
+    beam_search(eager, src, src_len, stop_margin=5.0, **short)
+    assert eager.rows < exact.rows
+
+
+def test_reach_is_the_best_score_a_hypothesis_can_still_end_with():
+    log_prob, limits = torch.tensor([-3.0, -0.5, -8.0]), torch.tensor([9, 6, 12])
+    for margin in (0.0, 0.1, 1.0):
+        for penalty, alpha in (("length", 1.0), ("gnmt", 0.6), ("none", 0.0)):
+            found = reach(log_prob, 4, limits, margin, penalty, alpha)
+            for i in range(3):
+                best = max((log_prob[i].item() - margin * (n - 4)) / length_penalty(penalty, alpha, torch.tensor(n)).item()
+                           for n in range(4, int(limits[i]) + 1))
+                assert found[i].item() == pytest.approx(best, rel=1e-6)
 
 
 def test_a_narrow_beam_can_miss_what_a_wide_one_finds():

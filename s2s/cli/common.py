@@ -68,6 +68,9 @@ SEARCH_OPTIONS = (
     click.option("--min-len", type=click.IntRange(min=0), help="Target tokens before EOS is allowed."),
     click.option("--max-len-a", type=click.FloatRange(min=0), help="At most a*source_length + b tokens: a."),
     click.option("--max-len-b", type=click.IntRange(min=0), help="At most a*source_length + b tokens: b."),
+    click.option("--stop-margin", type=click.FloatRange(min=0),
+                 help="Beam search stops a sentence once no live hypothesis could win even if each "
+                      "further piece cost only this much (nats); 0 (the default) is exact."),
     click.option("--sample", is_flag=True, default=None,
                  help="Draw each piece from the model's distribution instead of searching (the beam is "
                       "not used); with -n/--nbest N, N samples per line, highest score first."),
