@@ -1,8 +1,8 @@
 """Int8 dynamic quantization for CPU translation.
 
-The GRU and LSTM layers (a plain RNN stays fp32) and every Linear layer get int8 weights; activations
-are quantized on the fly, per batch. Embeddings stay fp32. This is torch's eager-mode
-dynamic quantization (`torch.ao.quantization.quantize_dynamic`): torch marks that module
+The GRU and LSTM layers (and cgru's GRU cell; a plain RNN stays fp32) and every Linear
+layer get int8 weights; activations are quantized on the fly, per batch. Embeddings stay
+fp32. This is torch's eager-mode dynamic quantization (`torch.ao.quantization.quantize_dynamic`): torch marks that module
 deprecated in favour of torchao, which has no quantized GRU/LSTM, so s2s keeps it while
 the pinned torch release carries it. Its warnings are silenced here; nothing else changes.
 """
@@ -29,5 +29,5 @@ def quantize(model: nn.Module, kind: str, device: torch.device) -> nn.Module:
         warnings.simplefilter("ignore")
         from torch.ao.quantization import quantize_dynamic
 
-        return quantize_dynamic(model.eval(), {nn.Linear, nn.GRU, nn.LSTM}, dtype=torch.qint8,
+        return quantize_dynamic(model.eval(), {nn.Linear, nn.GRU, nn.GRUCell, nn.LSTM}, dtype=torch.qint8,
                                 inplace=False)

@@ -29,6 +29,19 @@ def test_int8_replaces_rnn_and_linear_layers_and_keeps_the_original(trained_demo
     assert any(type(m) is nn.Linear for m in model.modules())  # a copy: the fp32 model is untouched
 
 
+def test_int8_reaches_the_cgru_cell_and_every_member_of_an_ensemble():
+    from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
+    from s2s.ensemble import Ensemble
+    from s2s.model import Seq2Seq
+
+    config = ModelConfig(embed_dim=8, encoder=EncoderConfig(hidden_size=4),
+                         decoder=DecoderConfig(cell="cgru", hidden_size=8, input_feeding=False))
+    ensemble = Ensemble([Seq2Seq.from_config(config, 20, 20), Seq2Seq.from_config(config, 20, 20)])
+    quantized = quantize(ensemble, "int8", torch.device("cpu"))
+    assert all(member.decoder.conditional._get_name() == "DynamicQuantizedGRUCell" for member in quantized.members)
+    assert not any(type(m) in (nn.Linear, nn.GRU, nn.GRUCell) for m in quantized.modules())
+
+
 def test_int8_predictions_stay_close_to_fp32(trained_demo, demo_corpus):
     from s2s.data import ParallelData
     from s2s.text import read_parallel
