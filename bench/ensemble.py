@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-from s2s import checkpoint
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
@@ -65,19 +64,20 @@ def main() -> None:
     print(f"CPU: {cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"search: beam {search.beam}, length penalty {search.length_penalty} {search.alpha}; "
           f"validation {data.valid} ({len(valid[0])}), test {data.test} ({len(test[0])})\n")
+    longest = min(Translator.load(m, torch.device("cpu")).max_src_len for m in args.models)  # one for all rows
     systems = [[m] for m in args.models] + [args.models[:2]] + ([args.models] if len(args.models) > 2 else [])
     rows = []
     print("| models | parameters | validation BLEU | test BLEU | test chrF2 | test sentences/s |")
     print("|---|---:|---:|---:|---:|---:|")
     for models in systems:
         translator = Translator.load(models if len(models) > 1 else models[0], torch.device("cpu"),
-                                     batch_size=args.batch_size, search=search)
+                                     batch_size=args.batch_size, search=search, max_src_len=longest)
         valid_bleu = score(translator.translate(valid[0]), valid[1])[0].score
         start = time.perf_counter()
         hyps = translator.translate(test[0])
         seconds = time.perf_counter() - start
         bleu, chrf = score(hyps, test[1])
-        params = sum(checkpoint.parameter_count(checkpoint.load(checkpoint.resolve(m))["model"]) for m in models)
+        params = sum(p.numel() for p in translator.model.parameters())  # shared (tied) ones once
         row = {"models": models, "parameters": params, "valid_bleu": round(valid_bleu, 2),
                "test_bleu": round(bleu.score, 2), "test_chrf": round(chrf.score, 2),
                "sentences_per_s": round(len(test[0]) / seconds, 1), "bleu_signature": bleu.signature}

@@ -221,16 +221,18 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
 
 def reach(log_prob: torch.Tensor, length: int, limits: torch.Tensor, margin: float, penalty: str,
           alpha: float) -> torch.Tensor:
-    """The best score that hypotheses of `length` pieces and log-probabilities log_prob (A,)
-    could still end with, below the length limits (A,), if each further piece costs at least
-    `margin`: max over L of (log_prob - margin (L - length)) / lp(L).
+    """The best score that live hypotheses of `length` pieces and log-probabilities log_prob
+    (A,) could still end with, within the length limits (A,), if each further piece costs at
+    least `margin`: max over L of (log_prob - margin (L - length)) / lp(L), for the lengths
+    L = length + 1 ... limit it may end at (a live hypothesis needs at least one more piece,
+    EOS or another); -inf where there is none.
 
     With margin 0 that is log_prob / lp(limit): a log-probability can only fall and the
     penalty is largest at the limit, so no hypothesis can do better (exact search).
     """
     if margin == 0:
         return log_prob / length_penalty(penalty, alpha, limits)
-    ends = torch.arange(length, int(limits.max()) + 1, device=log_prob.device)  # (L,) lengths it may reach
+    ends = torch.arange(length + 1, max(int(limits.max()), length + 1) + 1, device=log_prob.device)  # (L,)
     future = log_prob.unsqueeze(1) - margin * (ends - length).unsqueeze(0)  # (A, L)
     scores = (future / length_penalty(penalty, alpha, ends)).masked_fill(ends > limits.unsqueeze(1), NEG_INF)
     return scores.max(dim=1).values

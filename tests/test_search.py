@@ -231,31 +231,32 @@ class Counting:
 @pytest.mark.parametrize("penalty,alpha", [("length", 1.0), ("gnmt", 0.6)])
 def test_a_stop_margin_no_piece_beats_keeps_search_exact_and_a_larger_one_stops_sooner(penalty, alpha):
     model = PrefixModel(seed=3)
+    model.table = torch.log_softmax(0.5 * torch.randn(101, 7, generator=torch.Generator().manual_seed(3)), -1)
     src, src_len = source_batch([[4, 4, 3], [2, 3], [1, 2, 4, 3]])
-    cheapest = -float(model.table.max())  # every piece costs at least this
-    settings = dict(beam=128, nbest=5, max_len_a=0.0, max_len_b=4, penalty=penalty, alpha=alpha)
-    exact = Counting(model)
+    cheapest = -float(model.table.max())  # every piece costs at least this (0.74 nats)
+    settings = dict(beam=3, nbest=2, max_len_a=0.0, max_len_b=12, penalty=penalty, alpha=alpha)
+    exact, safe, eager = Counting(model), Counting(model), Counting(model)
     truth = beam_search(exact, src, src_len, **settings)
-    safe = Counting(model)
-    assert [[h.tokens for h in hyps] for hyps in beam_search(safe, src, src_len, stop_margin=cheapest,
-                                                             **settings)] == [[h.tokens for h in hyps] for hyps in truth]
-    assert safe.rows <= exact.rows
-    short = dict(settings, beam=4, nbest=1, max_len_b=12)
-    exact, eager = Counting(model), Counting(model)
-    beam_search(exact, src, src_len, **short)
-    beam_search(eager, src, src_len, stop_margin=5.0, **short)
-    assert eager.rows < exact.rows
+    found = beam_search(safe, src, src_len, stop_margin=cheapest, **settings)
+    assert [[h.tokens for h in hyps] for hyps in found] == [[h.tokens for h in hyps] for hyps in truth]
+    assert [[h.score for h in hyps] for hyps in found] == [[h.score for h in hyps] for hyps in truth]
+    beam_search(eager, src, src_len, stop_margin=5.0, **settings)
+    assert eager.rows <= safe.rows < exact.rows  # sentences stop sooner, and no sooner with a smaller margin
 
 
 def test_reach_is_the_best_score_a_hypothesis_can_still_end_with():
+    """A live hypothesis of 4 pieces ends at 5 pieces or more (EOS or another piece), each costing
+    at least the margin; with margin 0 the bound is the exact one, at the length limit."""
     log_prob, limits = torch.tensor([-3.0, -0.5, -8.0]), torch.tensor([9, 6, 12])
     for margin in (0.0, 0.1, 1.0):
         for penalty, alpha in (("length", 1.0), ("gnmt", 0.6), ("none", 0.0)):
             found = reach(log_prob, 4, limits, margin, penalty, alpha)
             for i in range(3):
                 best = max((log_prob[i].item() - margin * (n - 4)) / length_penalty(penalty, alpha, torch.tensor(n)).item()
-                           for n in range(4, int(limits[i]) + 1))
+                           for n in range(5, int(limits[i]) + 1))
                 assert found[i].item() == pytest.approx(best, rel=1e-6)
+    assert reach(log_prob, 4, limits, 1.0, "none", 0.0).tolist() == [-4.0, -1.5, -9.0]  # one more piece at least
+    assert reach(log_prob, 12, limits, 1.0, "length", 1.0).tolist() == [float("-inf")] * 3  # nowhere left to go
 
 
 def test_a_narrow_beam_can_miss_what_a_wide_one_finds():
