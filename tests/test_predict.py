@@ -140,6 +140,10 @@ def test_info_and_translate_know_a_labelers_task(classify_run):
     assert result.exit_code == 1 and "is a classify model, not a translator: use s2s predict" in result.output
     result = run("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "conllu")
     assert result.exit_code == 1 and "not a format of task classify" in result.output
+    result = run("eval", "-m", root / "run", "-m", root / "run")  # an ensemble is for translation
+    assert result.exit_code == 2 and f"{root / 'run'} is a classify model: several -m make an ensemble" in result.output
+    result = run("translate", "-m", root / "run", "-m", root / "run", input="good\n")
+    assert result.exit_code == 1 and "is a classify model, not a translator" in result.output
 
 
 def test_predict_refuses_a_translator(demo_run):
