@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 
+from s2s.ensemble import Ensemble
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
@@ -55,7 +56,8 @@ def main() -> None:
     args = parse_args()
     if len(args.models) < 2:
         raise SystemExit("give -m at least twice")
-    first = Translator.load(args.models[0], torch.device("cpu"))
+    singles = [Translator.load(m, torch.device("cpu"), batch_size=args.batch_size) for m in args.models]
+    first = singles[0]
     data = first.config.data
     search = replace(first.search, **{k: v for k, v in (("beam", args.beam), ("length_penalty", args.length_penalty),
                                                           ("alpha", args.alpha)) if v is not None})
@@ -64,14 +66,17 @@ def main() -> None:
     print(f"CPU: {cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"search: beam {search.beam}, length penalty {search.length_penalty} {search.alpha}; "
           f"validation {data.valid} ({len(valid[0])}), test {data.test} ({len(test[0])})\n")
-    longest = min(Translator.load(m, torch.device("cpu")).max_src_len for m in args.models)  # one for all rows
-    systems = [[m] for m in args.models] + [args.models[:2]] + ([args.models] if len(args.models) > 2 else [])
+    longest = min(t.max_src_len for t in singles)  # one sentence limit for all rows
+    if any(t.tokenizer.state() != first.tokenizer.state() for t in singles):
+        raise SystemExit("the models do not share the tokenizer, so they cannot form an ensemble")
+    systems = [[i] for i in range(len(singles))] + [[0, 1]] + ([list(range(len(singles)))] if len(singles) > 2 else [])
     rows = []
     print("| models | parameters | validation BLEU | test BLEU | test chrF2 | test sentences/s |")
     print("|---|---:|---:|---:|---:|---:|")
-    for models in systems:
-        translator = Translator.load(models if len(models) > 1 else models[0], torch.device("cpu"),
-                                     batch_size=args.batch_size, search=search, max_src_len=longest)
+    for members in systems:  # each model loaded once; an ensemble is made of the loaded ones
+        models = [args.models[i] for i in members]
+        model = singles[members[0]].model if len(members) == 1 else Ensemble([singles[i].model for i in members])
+        translator = replace(first, model=model, search=search, max_src_len=longest)
         valid_bleu = score(translator.translate(valid[0]), valid[1])[0].score
         start = time.perf_counter()
         hyps = translator.translate(test[0])

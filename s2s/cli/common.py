@@ -140,7 +140,8 @@ def load_translator(model: str | tuple[str, ...], device_name: str, batch_size: 
     splitting and quantization options applied."""
     from s2s.translator import Translator
 
-    translator = Translator.load(list(model) if isinstance(model, tuple) else model, device_name, quantize=quantize, batch_size=batch_size)
+    models = list(model) if isinstance(model, tuple) else model
+    translator = Translator.load(models, device_name, quantize=quantize, batch_size=batch_size)
     try:
         translator = translator.with_search(**search)
     except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0

@@ -56,11 +56,9 @@ def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_s
 
     setup_logging(verbose=False)
     model = models[0] if models else None
-    for member in models if len(models) > 1 else ():
-        kind = _task_of(member)
-        if kind != "translate":
-            raise click.UsageError(f"{member} is a {kind} model: several -m make an ensemble, which is for "
-                                   "translation models only")
+    if len(models) > 1 and (kind := _task_of(model)) != "translate":  # the loader names any other member
+        raise click.UsageError(f"{model} is a {kind} model: several -m make an ensemble, which is for "
+                               "translation models only")
     if (hyp is None) == (model is None):
         raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
     if model is not None and task is not None:
