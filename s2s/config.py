@@ -139,7 +139,8 @@ class ModelConfig:
     embed_dim: int = 256
     dropout: float = 0.3
     word_dropout: float = 0.0  # training: each source piece replaced by UNK with this probability
-    tie_embeddings: bool = False  # share target embedding and output projection weights
+    tie_embeddings: bool = False  # output weights = target embeddings (narrowed to embed_dim first)
+    share_embeddings: bool = False  # source embeddings = target embeddings (needs tokenizer.joint)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)  # translate only
     # classify and tag only:
@@ -163,10 +164,6 @@ class ModelConfig:
                "model.decoder.attention",
                f"'dot' needs the encoder output size ({memory}) to equal "
                f"model.decoder.hidden_size ({self.decoder.hidden_size}); use 'general' or 'additive'")
-        _check(not self.tie_embeddings or self.embed_dim == self.decoder.hidden_size,
-               "model.tie_embeddings",
-               f"needs model.embed_dim ({self.embed_dim}) to equal "
-               f"model.decoder.hidden_size ({self.decoder.hidden_size})")
 
 
 @dataclass(frozen=True)
@@ -270,6 +267,9 @@ class Config:
         if self.task != "translate":
             _check(self.train.guided_alignment == 0, "train.guided_alignment", "is for task: translate only")
             _check(not self.model.tie_embeddings, "model.tie_embeddings", "is for task: translate only")
+            _check(not self.model.share_embeddings, "model.share_embeddings", "is for task: translate only")
+        _check(not self.model.share_embeddings or self.tokenizer.joint, "model.share_embeddings",
+               "needs one vocabulary for both sides: set tokenizer.joint: true")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

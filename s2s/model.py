@@ -20,12 +20,20 @@ class Seq2Seq(nn.Module):
     """A recurrent encoder-decoder, with attention or with a fixed context vector."""
 
     def __init__(self, encoder: Encoder, decoder: Decoder, tgt_vocab_size: int,
-                 tie_embeddings: bool = False):
+                 tie_embeddings: bool = False, share_embeddings: bool = False):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
-        self.output = nn.Linear(decoder.hidden_size, tgt_vocab_size)
+        embed_dim = decoder.embed.embedding_dim
+        # Tied output weights are the target embeddings (Press and Wolf 2017); where the output
+        # vector is wider than an embedding, a linear map without bias narrows it first, as
+        # Nematus and Marian do: the output layer then costs E instead of H per vocabulary entry.
+        narrow = tie_embeddings and decoder.hidden_size != embed_dim
+        self.bottleneck = nn.Linear(decoder.hidden_size, embed_dim, bias=False) if narrow else None
+        self.output = nn.Linear(embed_dim if narrow else decoder.hidden_size, tgt_vocab_size)
         if tie_embeddings:
             self.output.weight = decoder.embed.weight
+        if share_embeddings:  # one joint vocabulary, one matrix for both sides
+            encoder.embed.weight = decoder.embed.weight
 
     @classmethod
     def from_config(cls, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> "Seq2Seq":
@@ -37,7 +45,7 @@ class Seq2Seq(nn.Module):
                           bridge=dec.bridge, memory_size=encoder.output_size,
                           dropout=config.dropout, window=dec.local_window, coverage=dec.coverage,
                           context=dec.context, context_use=dec.context_use)
-        model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings)
+        model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings, config.share_embeddings)
         model.reset_parameters()
         return model
 
@@ -63,8 +71,14 @@ class Seq2Seq(nn.Module):
                     state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
         """prev (B,) -> log-probabilities (B, V), attention (B, S), next state."""
         attentional, weights, state = self.decoder.step(prev, memory, state)
-        logits = self.output(self.decoder.dropout(attentional))
-        return torch.log_softmax(logits.float(), dim=-1), weights, state
+        return torch.log_softmax(self.logits(attentional).float(), dim=-1), weights, state
+
+    def logits(self, attentional: torch.Tensor) -> torch.Tensor:
+        """Output vectors (..., H) -> scores over the target vocabulary (..., V)."""
+        vector = self.decoder.dropout(attentional)
+        if self.bottleneck is not None:
+            vector = self.bottleneck(vector)  # (..., E)
+        return self.output(vector)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor, tgt_in: torch.Tensor,
                 tgt_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,4 +92,4 @@ class Seq2Seq(nn.Module):
         attentional, weights = self.decoder(tgt_in, memory, state)  # (B, T, H), (B, T, S)
         if tgt_out is not None:
             attentional = attentional[tgt_out != PAD]  # (N, H)
-        return self.output(self.decoder.dropout(attentional)), weights
+        return self.logits(attentional), weights

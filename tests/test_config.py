@@ -61,6 +61,14 @@ def test_dot_attention_needs_equal_sizes(tmp_path):
                                             "model.decoder.hidden_size=128"])
 
 
+def test_tying_needs_no_equal_sizes_but_sharing_needs_a_joint_vocabulary(tmp_path):
+    config = load_config(write(tmp_path, BASE), ["model.tie_embeddings=true", "model.embed_dim=64",
+                                                 "model.decoder.hidden_size=128"])
+    assert config.model.tie_embeddings and config.model.embed_dim != config.model.decoder.hidden_size
+    with pytest.raises(UserError, match="model.share_embeddings.*tokenizer.joint: true"):
+        load_config(write(tmp_path, BASE), ["model.share_embeddings=true", "tokenizer.joint=false"])
+
+
 def test_missing_required_section_is_named(tmp_path):
     with pytest.raises(UserError, match="data"):
         load_config(write(tmp_path, "train:\n  lr: 0.1\n"))

@@ -34,10 +34,10 @@ def encoder_cell(cell: str) -> str:
 
 
 def build(cell="gru", attention="additive", input_feeding=True, layers=1, bridge=True, tie=False,
-          dropout=0.0, size=12, **decoder):
+          dropout=0.0, size=12, embed=None, share=False, **decoder):
     torch.manual_seed(0)
     config = ModelConfig(
-        embed_dim=size, dropout=dropout, tie_embeddings=tie,
+        embed_dim=embed or size, dropout=dropout, tie_embeddings=tie, share_embeddings=share,
         encoder=EncoderConfig(cell=encoder_cell(cell), hidden_size=size // 2, num_layers=layers, bidirectional=True),
         decoder=DecoderConfig(cell=cell, hidden_size=size, num_layers=layers, attention=attention,
                               input_feeding=input_feeding, bridge=bridge, **decoder))
@@ -178,7 +178,43 @@ def test_bridge_off_starts_from_zeros_and_tied_weights_are_shared():
     _, state = build(bridge=True).encode(batch.src, batch.src_len)
     assert (state.hidden != 0).any()
     tied = build(tie=True)
-    assert tied.output.weight is tied.decoder.embed.weight
+    assert tied.output.weight is tied.decoder.embed.weight and tied.bottleneck is None
+
+
+def count(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())  # a shared tensor counts once
+
+
+def test_tying_a_wider_decoder_narrows_its_output_and_sharing_joins_both_embeddings():
+    H, E = 12, 8
+    untied, tied, shared = (build(size=H, embed=E, tie=t, share=s) for t, s in
+                            [(False, False), (True, False), (True, True)])
+    assert tied.bottleneck.weight.shape == (E, H) and tied.output.weight is tied.decoder.embed.weight
+    assert count(untied) - count(tied) == V * H - H * E  # output weights (V, H) gone, (E, H) added
+    assert shared.encoder.embed.weight is shared.decoder.embed.weight is shared.output.weight
+    assert count(tied) - count(shared) == V * E
+    assert untied.bottleneck is None and untied.output.weight is not untied.decoder.embed.weight
+
+
+def test_a_tied_and_shared_model_steps_as_it_is_teacher_forced_and_learns():
+    model = build(size=16, embed=8, tie=True, share=True).train()
+    batch = collate(SRC, TGT)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(150):
+        logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, V), batch.tgt_out.reshape(-1),
+                                                 ignore_index=0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+    model.eval()
+    logits, _ = model(batch.src, batch.src_len, batch.tgt_in)
+    memory, state = model.encode(batch.src, batch.src_len)
+    for t in range(batch.tgt_in.size(1)):
+        log_probs, _, state = model.decode_step(batch.tgt_in[:, t], memory, state)
+        real = batch.tgt_in[:, t] != PAD
+        torch.testing.assert_close(log_probs[real], torch.log_softmax(logits[real, t], -1), atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
