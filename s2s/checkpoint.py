@@ -132,13 +132,17 @@ def average(paths: list[Path]) -> dict[str, Any]:
         if content["config"]["model"] != newest["config"]["model"] or content["model"].keys() != newest["model"].keys():
             raise UserError(f"{path} holds another model than {paths[-1]}: only checkpoints of one run "
                             "can be averaged")
-    weights = {}
+    weights, done = {}, {}  # done: a tied tensor (several names, one storage) is averaged once
     for name, tensor in newest["model"].items():
-        if tensor.is_floating_point():
+        key = (tensor.data_ptr(), tuple(tensor.shape))
+        if key in done:
+            weights[name] = done[key]
+        elif tensor.is_floating_point():
             total = sum(c["model"][name].double() for c in contents)
             weights[name] = (total / len(contents)).to(tensor.dtype)
         else:
             weights[name] = tensor.clone()
+        done[key] = weights[name]
     meta = {**newest.get("meta", {}), "averaged": [str(p) for p in paths],
             "averaged_steps": [c.get("meta", {}).get("step") for c in contents]}
     kept = {key: newest[key] for key in TASK_STATE if key in newest}  # what the task needs to use it

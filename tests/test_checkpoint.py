@@ -67,6 +67,17 @@ def test_parameters_shared_by_two_names_are_counted_once():
     assert checkpoint.parameter_count({"a": shared, "b": shared, "c": torch.zeros(5)}) == 17
 
 
+def test_averaging_keeps_tied_weights_one_tensor(tmp_path):
+    paths = []
+    for step in (10, 20):
+        shared = torch.full((4, 3), float(step))
+        paths.append(tmp_path / checkpoint.step_name(step))
+        checkpoint.save(paths[-1], {"config": {"model": {}}, "tokenizer": {}, "model": {"embed": shared, "out": shared}})
+    weights = checkpoint.average(paths)["model"]
+    assert weights["embed"] is weights["out"] and (weights["out"] == 15.0).all()
+    assert checkpoint.parameter_count(weights) == 12
+
+
 def test_averaging_takes_the_element_wise_mean(tmp_path):
     paths = []
     for i, step in enumerate((10, 20, 30)):
