@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 
 from s2s.ensemble import Ensemble
+from s2s.errors import UserError
+from s2s.loader import check_same_tokenizer
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
@@ -67,8 +69,11 @@ def main() -> None:
     print(f"search: beam {search.beam}, length penalty {search.length_penalty} {search.alpha}; "
           f"validation {data.valid} ({len(valid[0])}), test {data.test} ({len(test[0])})\n")
     longest = min(t.max_src_len for t in singles)  # one sentence limit for all rows
-    if any(t.tokenizer.state() != first.tokenizer.state() for t in singles):
-        raise SystemExit("the models do not share the tokenizer, so they cannot form an ensemble")
+    try:
+        for path, other in zip(args.models[1:], singles[1:]):
+            check_same_tokenizer(args.models[0], first.tokenizer, path, other.tokenizer)
+    except UserError as e:
+        raise SystemExit(str(e)) from None
     systems = [[i] for i in range(len(singles))] + [[0, 1]] + ([list(range(len(singles)))] if len(singles) > 2 else [])
     rows = []
     print("| models | parameters | validation BLEU | test BLEU | test chrF2 | test sentences/s |")

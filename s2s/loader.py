@@ -30,7 +30,7 @@ def load(model_path: str | Path | list[str | Path]) -> tuple[Config, Tokenizer, 
     members = [_load_member(path) for path in paths]
     config, tokenizer, model, lengths = members[0]
     for path, (_, other, _, _) in zip(paths[1:], members[1:]):
-        _check_same_tokenizer(paths[0], tokenizer, path, other)
+        check_same_tokenizer(paths[0], tokenizer, path, other)
     if len(members) > 1:
         model = Ensemble([member[2] for member in members])
     src_max = min(found.src_max if found else cfg.data.max_len for cfg, _, _, found in members)
@@ -56,7 +56,7 @@ def _load_member(model_path: str | Path) -> tuple[Config, Tokenizer, Seq2Seq, Le
     return config, tokenizer, model, lengths
 
 
-def _check_same_tokenizer(first_path: str | Path, first: Tokenizer, path: str | Path, other: Tokenizer) -> None:
+def check_same_tokenizer(first_path: str | Path, first: Tokenizer, path: str | Path, other: Tokenizer) -> None:
     """Ensemble members must cut text into the same pieces, on both sides."""
     for side, mine, theirs in (("target", first.tgt_model or first.src_model, other.tgt_model or other.src_model),
                                ("source", first.src_model, other.src_model)):
