@@ -20,6 +20,7 @@ import torch
 
 from s2s import checkpoint
 from s2s.configfile import from_dict
+from s2s.devices import resolve_device
 from s2s.text import read_parallel, split_path
 from s2s.metrics import score
 from s2s.translator import Translator
@@ -32,6 +33,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-m", "--run", required=True, help="run directory")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cpu", help="cpu (the default), cuda, cuda:N or auto")
     return parser.parse_args()
 
 
@@ -57,6 +59,7 @@ def main() -> None:
     args = parse_args()
     torch.manual_seed(0)
     run = Path(args.run)
+    device = resolve_device(args.device)
     config = from_dict(checkpoint.load(run / checkpoint.LAST, require=("config",))["config"])
     val_src, val_ref = split(config, "valid")
     default = config.search
@@ -68,11 +71,11 @@ def main() -> None:
 
     scores = {}
     for name, path in candidates(run).items():
-        translator = Translator.load(path, torch.device("cpu"), batch_size=args.batch_size)
+        translator = Translator.load(path, device, batch_size=args.batch_size)
         scores[name] = (val_bleu(translator), path)
         print(f"  checkpoint {name}: validation BLEU {scores[name][0]:.2f}", flush=True)
     chosen = max(scores, key=lambda name: scores[name][0])
-    translator = Translator.load(scores[chosen][1], torch.device("cpu"), batch_size=args.batch_size)
+    translator = Translator.load(scores[chosen][1], device, batch_size=args.batch_size)
     results = []
     for beam, penalty, alpha in SEARCHES:
         translator.search = replace(default, beam=beam, length_penalty=penalty, alpha=alpha)

@@ -5,6 +5,7 @@ import torch
 
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.data import collate, source_batch
+from s2s.tokenizer import PAD
 from s2s.model import Seq2Seq
 from s2s.search import greedy
 
@@ -43,7 +44,7 @@ def test_training_on_cuda_with_bf16_autocast(demo_corpus, tmp_path):
     from s2s import checkpoint
     from s2s.run import train
     from tests.conftest import tiny_config
-    progress = train(tiny_config(demo_corpus, max_steps=10), tmp_path / "run", device=torch.device("cuda"))
+    progress = train(tiny_config(demo_corpus, max_steps=10, bf16=True), tmp_path / "run", device=torch.device("cuda"))
     assert progress.step == 10 and progress.skipped_steps == 0
     weights = checkpoint.load(tmp_path / "run" / "last.pt")["model"]
     assert all(w.dtype == torch.float32 and bool(torch.isfinite(w).all()) for w in weights.values())
@@ -57,16 +58,19 @@ def test_decoder_variants_step_by_step_equal_teacher_forced_on_cuda(variant):
                          decoder=DecoderConfig(hidden_size=16, **variant))
     m = Seq2Seq.from_config(config, 11, 11).cuda().eval()
     batch = collate(SRC, TGT).to(torch.device("cuda"))
-    logits, _ = m(batch.src, batch.src_len, batch.tgt_in)
+    logits, weights = m(batch.src, batch.src_len, batch.tgt_in)
     memory, state = m.encode(batch.src, batch.src_len)
     for t in range(batch.tgt_in.size(1)):
-        log_probs, _, state = m.decode_step(batch.tgt_in[:, t], memory, state)
-        torch.testing.assert_close(log_probs, torch.log_softmax(logits[:, t], -1), atol=1e-4, rtol=1e-3)
+        log_probs, w, state = m.decode_step(batch.tgt_in[:, t], memory, state)
+        real = batch.tgt_in[:, t] != PAD  # teacher forcing skips the steps after a target's end
+        torch.testing.assert_close(log_probs[real], torch.log_softmax(logits[real, t], -1), atol=1e-4, rtol=1e-3)
+        torch.testing.assert_close(w[real], weights[real, t], atol=1e-4, rtol=1e-3)
 
 
 def test_guided_alignment_training_with_bf16_on_cuda(demo_corpus, tmp_path):
     from s2s.run import train
     from tests.conftest import tiny_config
-    progress = train(tiny_config(demo_corpus, max_steps=10, guided_alignment=1.0, lr_schedule="cosine"),
+    progress = train(tiny_config(demo_corpus, max_steps=10, guided_alignment=1.0, lr_schedule="cosine",
+                                 bf16=True),
                      tmp_path / "run", device=torch.device("cuda"))
     assert progress.step == 10 and progress.skipped_steps == 0
