@@ -24,6 +24,7 @@ CONTEXT_USES = ("init", "input", "both")
 TOKENIZER_TYPES = ("unigram", "bpe")
 TASKS = ("translate", "classify", "tag")
 POOLINGS = ("last", "mean", "attention")
+WORD_PIECES = ("first", "first_last")
 # How a split is stored: `parallel` is PREFIX.SRC_LANG + PREFIX.TGT_LANG (for classify: text
 # and one label per line; for tag: words and their labels, whitespace-split); the others are
 # one file: `label_first` "LABEL TEXT" per line (the SST files), `tsv` "TEXT<TAB>LABEL" per
@@ -146,6 +147,7 @@ class ModelConfig:
     # classify and tag only:
     pooling: str = "last"  # classify: sentence vector = last | mean | attention (s2s/labeler.py)
     head_size: int = 0  # hidden units of the output MLP (0 = one linear layer)
+    word_pieces: str = "first"  # tag: a word's vector = its first piece's state | first_last (both, concatenated)
 
     def __post_init__(self) -> None:
         _check(self.embed_dim > 0, "model.embed_dim", "must be positive")
@@ -153,6 +155,7 @@ class ModelConfig:
         _check(0.0 <= self.word_dropout < 1.0, "model.word_dropout", "must be in [0, 1)")
         _check(self.pooling in POOLINGS, "model.pooling", f"must be one of {POOLINGS}")
         _check(self.head_size >= 0, "model.head_size", "must be >= 0 (0 = one linear layer)")
+        _check(self.word_pieces in WORD_PIECES, "model.word_pieces", f"must be one of {WORD_PIECES}")
         memory = self.encoder.hidden_size * (2 if self.encoder.bidirectional else 1)
         _check(self.decoder.attention != "none" or self.decoder.context != "last"
                or self.decoder.context_use == "input" or memory == self.decoder.hidden_size,

@@ -7,7 +7,9 @@ The sentence vector of a classifier is made in the seed's two ways, or a modern 
 - `mean`: the mean of the top layer's states over the real (non-padding) positions;
 - `attention`: a learned weighted mean, softmax(v . tanh(W h_i)) over the positions.
 A tagger labels each word from the encoder state at the word's first piece (bidirectional,
-so that state has read the whole sentence on both sides).
+so that state has read the whole sentence on both sides), or with `word_pieces: first_last`
+from that state and the state at its last piece side by side: there the forward direction
+has read the whole word too.
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ class Tagger(nn.Module):
     def __init__(self, config: ModelConfig, vocab_size: int, num_labels: int):
         super().__init__()
         self.encoder = Encoder.from_config(config, vocab_size)
-        self.output = head(self.encoder.output_size, config.head_size, num_labels, config.dropout)
+        self.both_ends = config.word_pieces == "first_last"
+        size = self.encoder.output_size * (2 if self.both_ends else 1)
+        self.output = head(size, config.head_size, num_labels, config.dropout)
         reset(self, self.encoder)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor, first: torch.Tensor | None = None) -> torch.Tensor:
@@ -87,9 +91,23 @@ class Tagger(nn.Module):
         logits (N, L) for the N words, sentence by sentence, word by word."""
         memory, _ = self.encoder(src, src_len)  # (B, S, He)
         words = first >= 0  # (B, W)
-        at = first.clamp(min=0).unsqueeze(-1).expand(-1, -1, memory.size(-1))  # (B, W, He)
-        states = memory.gather(1, at)[words]  # (N, He)
+        states = _at(memory, first.clamp(min=0))[words]  # (N, He)
+        if self.both_ends:
+            states = torch.cat([states, _at(memory, last_pieces(first, src_len))[words]], dim=-1)  # (N, 2He)
         return self.output(states)
+
+
+def last_pieces(first: torch.Tensor, src_len: torch.Tensor) -> torch.Tensor:
+    """Each word's last piece (B, W): the one before the next word's first, or before EOS
+    for a sentence's last word (src_len counts EOS); 0 where there is no word."""
+    following = torch.cat([first[:, 1:], first.new_full((first.size(0), 1), -1)], dim=1)  # (B, W)
+    eos = (src_len.to(first.device) - 1).unsqueeze(1).expand_as(first)  # (B, W)
+    return (torch.where(following >= 0, following, eos) - 1).clamp(min=0) * (first >= 0)
+
+
+def _at(memory: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
+    """memory (B, S, He) at positions (B, W) -> (B, W, He)."""
+    return memory.gather(1, positions.unsqueeze(-1).expand(-1, -1, memory.size(-1)))
 
 
 LABELERS = {"classify": Classifier, "tag": Tagger}

@@ -8,15 +8,15 @@ import torch
 
 from s2s.config import EncoderConfig, ModelConfig
 from s2s.labeled import collate, encode_inputs, encode_words
-from s2s.labeler import Classifier, Tagger
+from s2s.labeler import Classifier, Tagger, last_pieces
 from s2s.tokenizer import EOS, UNK
 
 CELLS = ["rnn", "gru", "lstm"]
 POOLINGS = ["last", "mean", "attention"]
 
 
-def config(cell="gru", pooling="last", layers=1, bidirectional=True, head_size=0):
-    return ModelConfig(embed_dim=12, dropout=0.0, pooling=pooling, head_size=head_size,
+def config(cell="gru", pooling="last", layers=1, bidirectional=True, head_size=0, word_pieces="first"):
+    return ModelConfig(embed_dim=12, dropout=0.0, pooling=pooling, head_size=head_size, word_pieces=word_pieces,
                        encoder=EncoderConfig(cell=cell, hidden_size=10, num_layers=layers,
                                              bidirectional=bidirectional))
 
@@ -86,8 +86,38 @@ def test_every_word_gets_one_first_piece_even_unseen_and_split_ones(tokenizer):
     assert [len(f) for f in firsts] == [6, 1, 0] and src[2] == [EOS]
 
 
+def test_a_words_last_piece_is_the_one_before_the_next_word_or_before_eos():
+    # sentence 0: words at pieces [0, 1], [2], [3, 4], EOS at 5; sentence 1: one word [0, 1], EOS at 2
+    first = torch.tensor([[0, 2, 3], [0, -1, -1]])
+    assert last_pieces(first, torch.tensor([6, 3])).tolist() == [[1, 2, 4], [1, 0, 0]]
+
+
 @pytest.mark.parametrize("cell", CELLS)
-@pytest.mark.parametrize("kind", ["classify", "tag"])
+def test_first_last_tagging_reads_both_ends_of_each_word_and_ignores_padding(cell):
+    torch.manual_seed(0)
+    model = Tagger(config(cell, word_pieces="first_last"), vocab_size=30, num_labels=4).eval()
+    src = sentences(4)
+    first = [list(range(0, len(s) - 1, 3)) for s in src]  # words of up to 3 pieces; the last may be shorter
+    batch = collate(src, [[0] * len(f) for f in first], first)
+    together = model(batch.src, batch.src_len, batch.first)  # (N, L)
+    memory, _ = model.encoder(batch.src, batch.src_len)
+    ends = [(p, min(p + 2, len(s) - 2)) for s, f in zip(src, first) for p in f]  # EOS is the last piece
+    rows, start = [], 0
+    for b, f in enumerate(first):
+        for p in f:
+            rows.append(torch.cat([memory[b, p], memory[b, ends[start][1]]]))
+            start += 1
+    torch.testing.assert_close(model.output(torch.stack(rows)), together)
+    start = 0
+    for s, f in zip(src, first):
+        alone = collate([s], [[0] * len(f)], [f])
+        torch.testing.assert_close(model(alone.src, alone.src_len, alone.first),
+                                   together[start:start + len(f)], atol=1e-5, rtol=1e-4)
+        start += len(f)
+
+
+@pytest.mark.parametrize("cell", CELLS)
+@pytest.mark.parametrize("kind", ["classify", "tag", "tag_first_last"])
 def test_a_tiny_model_learns_a_handful_of_examples(cell, kind):
     torch.manual_seed(1)
     src = sentences(8, seed=3)
@@ -97,7 +127,7 @@ def test_a_tiny_model_learns_a_handful_of_examples(cell, kind):
     else:
         first = [list(range(len(s) - 1)) for s in src]
         labels = [[(p * 7 + i) % 4 for p in f] for i, (s, f) in enumerate(zip(src, first))]  # position-dependent
-        model = Tagger(config(cell), 30, 4)
+        model = Tagger(config(cell, word_pieces="first_last" if kind == "tag_first_last" else "first"), 30, 4)
     batch = collate(src, labels, first)
     optimizer = torch.optim.Adam(model.parameters(), lr=0.03)
     for _ in range(300):
