@@ -39,6 +39,16 @@ def test_a_classifiers_logits_do_not_depend_on_padding(cell, pooling):
         torch.testing.assert_close(model(alone.src, alone.src_len)[0], together[i], atol=1e-5, rtol=1e-4)
 
 
+def assert_each_sentence_alone_gets_its_rows(model, src, first, together):
+    """Tagged alone, each sentence gets the rows the whole padded batch gave its words."""
+    start = 0
+    for s, f in zip(src, first):
+        alone = collate([s], [[0] * len(f)], [f])
+        torch.testing.assert_close(model(alone.src, alone.src_len, alone.first),
+                                   together[start:start + len(f)], atol=1e-5, rtol=1e-4)
+        start += len(f)
+
+
 @pytest.mark.parametrize("cell", CELLS)
 def test_a_taggers_labels_do_not_depend_on_padding_and_come_from_first_pieces(cell):
     torch.manual_seed(0)
@@ -51,12 +61,7 @@ def test_a_taggers_labels_do_not_depend_on_padding_and_come_from_first_pieces(ce
     memory, _ = model.encoder(batch.src, batch.src_len)
     rows = torch.stack([memory[b, p] for b, f in enumerate(first) for p in f])
     torch.testing.assert_close(model.output(rows), together)
-    start = 0
-    for s, f in zip(src, first):
-        alone = collate([s], [[0] * len(f)], [f])
-        torch.testing.assert_close(model(alone.src, alone.src_len, alone.first),
-                                   together[start:start + len(f)], atol=1e-5, rtol=1e-4)
-        start += len(f)
+    assert_each_sentence_alone_gets_its_rows(model, src, first, together)
 
 
 def test_mean_and_attention_pooling_are_means_over_real_positions():
@@ -108,12 +113,7 @@ def test_first_last_tagging_reads_both_ends_of_each_word_and_ignores_padding(cel
             rows.append(torch.cat([memory[b, p], memory[b, ends[start][1]]]))
             start += 1
     torch.testing.assert_close(model.output(torch.stack(rows)), together)
-    start = 0
-    for s, f in zip(src, first):
-        alone = collate([s], [[0] * len(f)], [f])
-        torch.testing.assert_close(model(alone.src, alone.src_len, alone.first),
-                                   together[start:start + len(f)], atol=1e-5, rtol=1e-4)
-        start += len(f)
+    assert_each_sentence_alone_gets_its_rows(model, src, first, together)
 
 
 @pytest.mark.parametrize("cell", CELLS)
