@@ -5,9 +5,9 @@ import torch
 
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
 from s2s.data import collate, source_batch
-from s2s.tokenizer import PAD
 from s2s.model import Seq2Seq
 from s2s.search import greedy
+from s2s.tokenizer import PAD
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA GPU visible to torch")
 

@@ -106,13 +106,10 @@ def test_first_last_tagging_reads_both_ends_of_each_word_and_ignores_padding(cel
     batch = collate(src, [[0] * len(f) for f in first], first)
     together = model(batch.src, batch.src_len, batch.first)  # (N, L)
     memory, _ = model.encoder(batch.src, batch.src_len)
-    ends = [(p, min(p + 2, len(s) - 2)) for s, f in zip(src, first) for p in f]  # EOS is the last piece
-    rows, start = [], 0
-    for b, f in enumerate(first):
-        for p in f:
-            rows.append(torch.cat([memory[b, p], memory[b, ends[start][1]]]))
-            start += 1
-    torch.testing.assert_close(model.output(torch.stack(rows)), together)
+    # a word starting at p ends at p + 2, or at the piece before EOS if that comes first
+    rows = torch.stack([torch.cat([memory[b, p], memory[b, min(p + 2, len(s) - 2)]])
+                        for b, (s, f) in enumerate(zip(src, first)) for p in f])
+    torch.testing.assert_close(model.output(rows), together)
     assert_each_sentence_alone_gets_its_rows(model, src, first, together)
 
 
