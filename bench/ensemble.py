@@ -14,21 +14,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
+from machine import cpu
 from s2s.ensemble import Ensemble
 from s2s.errors import UserError
 from s2s.loader import check_same_tokenizer
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
-
-FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_bf16")
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,17 +39,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--json", help="also write the rows to this file")
     return parser.parse_args()
-
-
-def cpu() -> str:
-    """The CPU model and which of the relevant vector/matrix extensions it has."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    return f"{name}; " + ", ".join(f"{flag} {'yes' if flag in flags else 'no'}" for flag in FLAGS)
 
 
 def main() -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import httpx2 as httpx
 
+from machine import cpu
 
 WARM_UP = 16  # single-line requests sent before each setting is timed (from the end of the file)
 
@@ -46,15 +47,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3,
                         help="rounds of s2s translate, then the server with the most clients (medians)")
     return parser.parse_args()
-
-
-def cpu() -> str:
-    """The CPU's model name and the flags that matter to torch's kernels."""
-    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    model = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), []))
-    shown = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8") if f in flags]
-    return f"{model}, {os.cpu_count()} cores, flags: {' '.join(shown) or 'none of avx2/avx512/amx'}"
 
 
 def translate_command(model: str, src: str) -> tuple[list[str], float]:

@@ -42,6 +42,7 @@ from s2s.data import ParallelData
 from s2s.text import read_parallel, split_path
 from s2s.loss import batch_loss
 from s2s.metrics import score
+from s2s.shortlist import path_for
 from s2s.translator import Translator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -268,6 +269,18 @@ def main() -> None:
         profile_decoding(Translator.load(args.model, torch.device("cpu")), read_parallel(*_test_files())[0][:256])
 
 
+def ensure_shortlist(model: str) -> str:
+    """What RUN/shortlist.pt of the model holds, after learning it (as `s2s shortlist -m`
+    does, with its defaults) where there is none."""
+    where = path_for(model)
+    if not where.exists():
+        print(f"learning {where} (s2s shortlist -m {model}) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "s2s", "shortlist", "-m", model], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    settings = checkpoint.load(where, require=("shortlist",)).get("settings", {})
+    return ", ".join(f"{key} {value:,}" for key, value in settings.items())
+
+
 def _test_files() -> tuple[Path, Path]:
     return DATA / "multi30k" / "test_2016_flickr.de", DATA / "multi30k" / "test_2016_flickr.en"
 
@@ -284,48 +297,59 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
           "| whole command s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     decoded = {}
-    for quantize in (None, "int8"):
+    shortlisted = ensure_shortlist(args.model)
+    for quantize, short in ((None, False), ("int8", False), (None, True), ("int8", True)):
         translator = Translator.load(args.model, torch.device("cpu"), quantize=quantize)
         for beam in (1, 5):
-            translator.search = replace(translator.search, beam=beam)
+            translator = translator.with_search(beam=beam, shortlist=short)
             out, seconds, pieces = decode(translator, srcs, args.repeats)
             bleu, chrf = score(out, refs)
             cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
                    "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet"]
-            whole, _ = run_timed(cmd + (["--quantize", quantize] if quantize else []))
+            whole, _ = run_timed(cmd + (["--quantize", quantize] if quantize else []) + (["--shortlist"] if short else []))
             sent_s = len(srcs) / seconds
-            decoded[beam, quantize] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
+            decoded[beam, quantize, short] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
             achieved = pieces / seconds * flops[beam] / 1e9
-            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {quantize or 'fp32'} | {bleu.score:.1f} | "
-                  f"{chrf.score:.1f} | {sent_s:.1f} | {pieces / seconds:,.0f} | {achieved:.1f} | "
+            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {quantize or 'fp32'}{', shortlist' if short else ''} | "
+                  f"{bleu.score:.1f} | {chrf.score:.1f} | {sent_s:.1f} | {pieces / seconds:,.0f} | {achieved:.1f} | "
                   f"{achieved / peak:.0%} | {whole:.1f} |", flush=True)
-    print()
+    print(f"\n(shortlist: {shortlisted}; its rows count the full vocabulary's FLOPs)")
     for beam in (1, 5):
-        fp32, int8 = decoded[beam, None], decoded[beam, "int8"]
-        print(f"int8 / fp32, {'greedy' if beam == 1 else f'beam {beam}'}: {int8['sent_s'] / fp32['sent_s']:.2f}x "
-              f"speed, {int8['bleu'] - fp32['bleu']:+.1f} BLEU")
+        fp32 = decoded[beam, None, False]
+        for quantize, short in (("int8", False), (None, True), ("int8", True)):
+            other = decoded[beam, quantize, short]
+            name = " + ".join(([quantize] if quantize else []) + (["shortlist"] if short else []))
+            print(f"{name} / fp32, {'greedy' if beam == 1 else f'beam {beam}'}: "
+                  f"{other['sent_s'] / fp32['sent_s']:.2f}x speed, {other['bleu'] - fp32['bleu']:+.1f} BLEU")
     print(f"signature: {bleu.signature}")
     return decoded
 
 
 def compare(peers: dict[str, dict], train_speed: float, decoded: dict) -> None:
-    """The peers' figures beside s2s's, then the ratios s2s / peer."""
-    own = {"train": train_speed, **{beam: (decoded[beam, None]["sent_s"], decoded[beam, None]["whole_sent_s"],
-                                          decoded[beam, None]["bleu"]) for beam in (1, 5)}}
+    """The peers' figures beside s2s's (exact fp32 search, and over the shortlist), then the
+    ratios s2s / peer."""
+    own = {short: {"train": train_speed, **{beam: (decoded[beam, None, short]["sent_s"],
+                                                   decoded[beam, None, short]["whole_sent_s"],
+                                                   decoded[beam, None, short]["bleu"]) for beam in (1, 5)}}
+           for short in (False, True)}
+    label = {False: "s2s", True: "s2s, shortlist"}
     print()
     print("| toolkit | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) "
           "| BLEU greedy / beam 5 | figures |")
     print("|---|---:|---:|---:|---:|---|")
-    for label, fig in [("s2s", {**own, "how": "this run"})] + [(PEERS[name], fig) for name, fig in peers.items()]:
-        print(f"| {label} | {fig['train']:,.0f} | {fig[1][0]:.1f} ({fig[1][1]:.1f}) | {fig[5][0]:.1f} ({fig[5][1]:.1f}) "
+    rows = [(label[short], {**own[short], "how": "this run"}) for short in (False, True)]
+    for name, fig in rows + [(PEERS[name], fig) for name, fig in peers.items()]:
+        print(f"| {name} | {fig['train']:,.0f} | {fig[1][0]:.1f} ({fig[1][1]:.1f}) | {fig[5][0]:.1f} ({fig[5][1]:.1f}) "
               f"| {fig[1][2]:.1f} / {fig[5][2]:.1f} | {fig['how']} |")
     print()
     print("| s2s / peer | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) |")
     print("|---|---:|---:|---:|")
-    for name, fig in peers.items():
-        print(f"| {PEERS[name]} | {own['train'] / fig['train']:.2f}x | "
-              + " | ".join(f"{own[beam][0] / fig[beam][0]:.2f}x ({own[beam][1] / fig[beam][1]:.2f}x)" for beam in (1, 5))
-              + " |")
+    for short in (False, True):
+        mine = own[short]
+        for name, fig in peers.items():
+            print(f"| {PEERS[name]}{' (s2s with shortlist)' if short else ''} | {mine['train'] / fig['train']:.2f}x | "
+                  + " | ".join(f"{mine[beam][0] / fig[beam][0]:.2f}x ({mine[beam][1] / fig[beam][1]:.2f}x)"
+                               for beam in (1, 5)) + " |")
     print("(sentences/s decoding alone; in brackets the whole command, start-up and model load included)")
 
 

@@ -232,6 +232,7 @@ class SearchConfig:
     top_p: float = 1.0  # sampling: only from the fewest most likely pieces with this much probability
     seed: int = 1  # sampling: the same seed gives the same samples of a line
     stop_margin: float = 0.0  # beam: stop when no live hypothesis could win if each further piece cost this (0: exact)
+    shortlist: bool = False  # score only the target pieces the source pieces translate to (RUN/shortlist.pt)
 
     def __post_init__(self) -> None:
         _check(self.beam > 0, "search.beam", "must be positive")

@@ -75,10 +75,13 @@ class Seq2Seq(nn.Module):
 
     def logits(self, attentional: torch.Tensor) -> torch.Tensor:
         """Output vectors (..., H) -> scores over the target vocabulary (..., V)."""
+        return self.output(self.features(attentional))
+
+    def features(self, attentional: torch.Tensor) -> torch.Tensor:
+        """Output vectors (..., H) -> what the output layer reads (..., H), or (..., E) when
+        tied embeddings narrow it first."""
         vector = self.decoder.dropout(attentional)
-        if self.bottleneck is not None:
-            vector = self.bottleneck(vector)  # (..., E)
-        return self.output(vector)
+        return vector if self.bottleneck is None else self.bottleneck(vector)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor, tgt_in: torch.Tensor,
                 tgt_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,9 @@ Search never imports the model. It needs only the protocol `encode(src, src_len)
 (memory, state)` and `decode_step(prev, memory, state) -> (log_probs, attention, state)`,
 where memory and state have `select(index)` to pick and reorder rows, and log_probs is a
 new tensor that search may change in place; any model offering that, or a stub in a
-test, works.
+test, works. The columns of log_probs are the target ids, unless the memory has a
+`vocabulary` (V',): then column c stands for id vocabulary[c] (a shortlist, s2s.shortlist),
+and the ids PAD, BOS and EOS keep their own columns.
 
 Both strategies keep one row per live hypothesis (B for greedy, B*K for beam search),
 encode each sentence once, and let a sentence leave the batch as soon as it is done.
@@ -93,6 +95,7 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
     most likely ones (sampling); rows are the batch rows still decoding.
     """
     memory, state = model.encode(src, src_len)
+    ids = _vocabulary(memory)
     b, device = src.size(0), src.device
     limits = max_lengths(src_len, max_len_a, max_len_b).to(device)  # (B,)
     steps = int(limits.max())
@@ -110,6 +113,8 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
         else:
             best = pick(log_probs, alive, t)  # (A,)
             best_logp = log_probs.gather(1, best.unsqueeze(1)).squeeze(1)
+        if ids is not None:
+            best = ids[best]  # columns -> target ids
         tokens[alive, t] = best
         log_prob[alive] += best_logp
         attention[alive, t, : weights.size(1)] = weights.float()
@@ -131,6 +136,12 @@ def greedy(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, max_le
         out.append(Hypothesis(row, float(score[i]), float(log_prob[i]),
                               attention[i, : lengths[i], : src_len[i]].cpu().clone()))  # not a view of the batch
     return out
+
+
+def _vocabulary(memory: Selectable) -> torch.Tensor | None:
+    """The target ids (V',) that the columns of a step's log-probabilities stand for, or None
+    where they are all ids in order."""
+    return getattr(memory, "vocabulary", None)
 
 
 def _allowed(log_probs: torch.Tensor, eos: bool) -> torch.Tensor:
@@ -161,6 +172,7 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
         raise ValueError(f"nbest must be between 1 and the beam size {beam}, got {nbest}")
     k, b, s, device = beam, src.size(0), src.size(1), src.device
     memory, state = model.encode(src, src_len)
+    ids = _vocabulary(memory)
     expand = torch.arange(b, device=device).repeat_interleave(k)  # (B*K,) each sentence K times
     memory, state = memory.select(expand), state.select(expand)
     limits = max_lengths(src_len, max_len_a, max_len_b).to(device)  # (B,)
@@ -186,6 +198,8 @@ def beam_search(model: StepModel, src: torch.Tensor, src_len: torch.Tensor, *, b
         total = log_probs.add_(live.view(-1, 1)).view(a, k * v)  # (A, K*V), in place as in _allowed
         cand, flat = total.topk(min(2 * k, k * v), dim=1)  # (A, 2K), best first
         cand_token, cand_row = flat % v, flat // v + offset  # (A, 2K); rows index A*K
+        if ids is not None:
+            cand_token = ids[cand_token]  # columns -> target ids
         # Only the top K may end, as in a beam of K: on EOS, or at the length limit.
         ends = (cand_token[:, :k] == EOS) | (limits[alive] <= t + 1).unsqueeze(1)  # (A, K)
         finished = ends & (cand[:, :k] > NEG_INF)

@@ -35,6 +35,7 @@ from s2s.result import UNATTENDED_RUN, UNATTENDED_WEIGHT, Attention, Translation
 from s2s.search import max_lengths, search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
+from s2s.shortlist import Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,8 @@ class Translator:
     lengths: Lengths | None = None  # of the training pairs: finds translations too short for their source
     src_lang: str = "en"  # the source language, for the sentence splitter
     stop: Callable[[], bool] | None = None  # asked before each batch: True stops translating (Stopped)
+    shortlist_path: Path | None = None  # where the model's shortlist is (None for an ensemble)
+    shortlist: Shortlist | None = None  # loaded once search.shortlist asks for it
 
     @classmethod
     def load(cls, model_path: str | Path | list[str | Path], device: str | torch.device = "auto",
@@ -85,7 +88,9 @@ class Translator:
         model = model.to(device).eval()
         if quantize is not None:
             model = quantize_model(model, quantize, device)
-        return cls(model, tokenizer, device, config=config, **settings)
+        paths = list(model_path) if isinstance(model_path, (list, tuple)) else [model_path]
+        return cls(model, tokenizer, device, config=config,
+                   shortlist_path=path_for(paths[0]) if len(paths) == 1 else None, **settings).with_search()
 
     def with_search(self, **options) -> "Translator":
         """A translator that shares this one's model and searches with `options` (beam,
@@ -96,7 +101,12 @@ class Translator:
         if unknown:
             raise UserError(f"unknown search option {unknown[0]!r}; expected one of "
                             f"{[f.name for f in dataclasses.fields(SearchConfig)]}")
-        return dataclasses.replace(self, search=dataclasses.replace(self.search, **given))
+        found = dataclasses.replace(self, search=dataclasses.replace(self.search, **given))
+        if found.search.shortlist and found.shortlist is None:
+            if found.shortlist_path is None:
+                raise UserError("the shortlist works with one model, not an ensemble")
+            found.shortlist = Shortlist.load(found.shortlist_path, self.tokenizer)
+        return found
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines (1-best); blank lines come back empty."""
@@ -234,7 +244,8 @@ class Translator:
                     raise Stopped("translation stopped: nobody waits for it any more")
                 group = order[start:start + self.batch_size]
                 src, src_len = source_batch([units[u] for u in group])
-                results = search(self.model, src.to(self.device), src_len, self.search, nbest=n)
+                model = ShortlistModel(self.model, self.shortlist) if self.search.shortlist else self.model
+                results = search(model, src.to(self.device), src_len, self.search, nbest=n)
                 texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
                 for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
                     found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h, units[u],

@@ -16,6 +16,7 @@ from s2s.cli.common import Group
 from s2s.cli.evaluate import evaluate
 from s2s.cli.predict import predict
 from s2s.cli.serve import serve
+from s2s.cli.shortlist import shortlist
 from s2s.cli.train import train
 from s2s.cli.translate import plot_attention, translate
 
@@ -40,5 +41,5 @@ def main() -> None:
     """
 
 
-for command in (train, translate, align, predict, evaluate, plot_attention, info, average, serve):
+for command in (train, translate, align, predict, evaluate, plot_attention, info, average, serve, shortlist):
     main.add_command(command)

@@ -71,6 +71,9 @@ SEARCH_OPTIONS = (
     click.option("--stop-margin", type=click.FloatRange(min=0),
                  help="Beam search stops a sentence once no live hypothesis could win even if each "
                       "further piece cost only this much (nats); 0 (the default) is exact."),
+    click.option("--shortlist/--no-shortlist", default=None,
+                 help="Score only the target pieces the source pieces translate to (RUN/shortlist.pt, "
+                      "made by s2s shortlist): faster, and may change a few translations."),
     click.option("--sample", is_flag=True, default=None,
                  help="Draw each piece from the model's distribution instead of searching (the beam is "
                       "not used); with -n/--nbest N, N samples per line, highest score first."),

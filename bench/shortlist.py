@@ -1,0 +1,92 @@
+"""Decoding over a lexical shortlist against the full vocabulary, side by side in one run.
+
+For greedy search and beam 5 (the run's other search settings), on the model's validation
+and test splits: BLEU, the lines whose translation differs from the full vocabulary's, the
+mean shortlist size per batch, and decoding seconds (model loaded first; median of
+`--repeats` rounds, the settings alternating within each round). Shortlists of each
+`--top` are learnt here from the run's training text (`s2s shortlist` writes one to use).
+
+    python bench/shortlist.py -m runs/multi30k_de_en --tops 20 50 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from dataclasses import replace
+
+import torch
+
+from machine import cpu
+from s2s.metrics import score
+from s2s.shortlist import learn_for
+from s2s.text import read_parallel, split_path
+from s2s.translator import Translator
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--model", required=True, help="checkpoint or run directory")
+    parser.add_argument("--tops", type=int, nargs="+", default=[20, 50, 100])
+    parser.add_argument("--frequent", type=int, default=100)
+    parser.add_argument("--beams", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--int8", action="store_true", help="int8 weights (--quantize int8) for every row")
+    parser.add_argument("--batch-size", type=int, default=64)
+    return parser.parse_args()
+
+
+def sizes(translator: Translator) -> list[int]:
+    """Makes the translator's shortlist record each batch's size into the returned list."""
+    found, columns = [], translator.shortlist.columns
+
+    def counted(src: torch.Tensor) -> torch.Tensor:
+        ids = columns(src)
+        found.append(len(ids))
+        return ids
+
+    object.__setattr__(translator.shortlist, "columns", counted)
+    return found
+
+
+def main() -> None:
+    args = parse_args()
+    base = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size,
+                           quantize="int8" if args.int8 else None)
+    settings = {"full": base}
+    for top in args.tops:
+        shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=300_000)
+        settings[f"top {top}"] = replace(base, shortlist=shortlist, search=replace(base.search, shortlist=True))
+    counts = {name: sizes(t) for name, t in settings.items() if t.shortlist is not None}
+    data = base.config.data
+    print(f"{cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads; weights "
+          f"{'int8' if args.int8 else 'fp32'}; frequent pieces {args.frequent}; target vocabulary "
+          f"{base.tokenizer.tgt_vocab_size}")
+    print("| split | beam | vocabulary | pieces scored per batch | BLEU | lines changed | seconds | speed-up |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    for split in ("valid", "test"):
+        prefix = getattr(data, split)
+        src, ref = read_parallel(split_path(prefix, data.src_lang), split_path(prefix, data.tgt_lang))
+        for beam in args.beams:
+            seconds = {name: [] for name in settings}
+            hyps = {}
+            for _ in range(args.repeats):
+                for name, translator in settings.items():
+                    counts.get(name, []).clear()  # this round's batches only
+                    search = replace(translator, search=replace(translator.search, beam=beam))
+                    start = time.perf_counter()
+                    hyps[name] = search.translate(src)
+                    seconds[name].append(time.perf_counter() - start)
+            full = statistics.median(seconds["full"])
+            for name in settings:
+                scored = (f"{statistics.mean(counts[name]):,.0f}" if name in counts
+                          else f"{base.tokenizer.tgt_vocab_size:,}")
+                changed = sum(a != b for a, b in zip(hyps[name], hyps["full"]))
+                median = statistics.median(seconds[name])
+                print(f"| {split} | {beam} | {name} | {scored} | {score(hyps[name], ref)[0].score:.2f} | {changed} | "
+                      f"{median:.2f} | {full / median:.2f}x |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,205 @@
+"""A lexical shortlist: the target pieces that a batch's source pieces may translate to, so
+that decoding scores only those instead of the whole target vocabulary (as Marian does on
+CPUs). The output layer over 8,000 pieces is the largest product of a decoding step.
+
+`s2s shortlist` learns it once from the run's training text: IBM Model 1 (s2s.align) gives
+t(f | e), and for each source piece e the `top` target pieces f with the largest t(f | e)
+are kept. The NULL word's `top` pieces (those a sentence needs whatever it says) and the
+`frequent` most frequent target pieces are always in, and so are the special ids. A batch's
+shortlist is the union over the pieces of its source sentences, sorted, so that the
+special ids (0-3, the smallest) keep their own columns.
+
+`ShortlistModel` decodes with it: the output layer's rows for the shortlist are taken once
+per batch, and every step's scores and softmax cover those rows only. The log-probabilities
+are normalised over the shortlist, and search maps their columns back to piece ids through
+the memory's `vocabulary`. The file lives beside the checkpoints (`RUN/shortlist.pt`) and
+names the tokenizer it was learnt with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from s2s import checkpoint
+from s2s.align import Model1
+from s2s.errors import UserError
+from s2s.tokenizer import PAD, Tokenizer
+
+FILE = "shortlist.pt"
+SPECIALS = 4  # PAD, UNK, BOS, EOS: always in, in columns 0-3
+
+
+def path_for(model_path: str | Path) -> Path:
+    """Where the shortlist of a checkpoint (or run directory) lives: RUN/shortlist.pt."""
+    return checkpoint.resolve(model_path).parent / FILE
+
+
+def tokenizer_fingerprint(tokenizer: Tokenizer) -> str:
+    """What identifies a tokenizer: a hash of its serialized models."""
+    digest = hashlib.sha256()
+    for part in (tokenizer.state()["src"], tokenizer.state()["tgt"] or b""):
+        digest.update(len(part).to_bytes(8, "little") + part)
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Shortlist:
+    """For each source piece, the target pieces it translates to most often."""
+
+    table: torch.Tensor  # (Vs + 1, top) int64 target ids, best first; row e + 1 for piece e, row 0 NULL; -1 pads
+    always: torch.Tensor  # (A,) int64 target ids in every batch's shortlist: specials, NULL's, most frequent
+    tokenizer: str  # tokenizer_fingerprint of the tokenizer it was learnt with
+
+    @classmethod
+    def learn(cls, src: list[list[int]], tgt: list[list[int]], src_vocab: int, tgt_vocab: int, *,
+              top: int, frequent: int, tokenizer: str, iterations: int = 5) -> "Shortlist":
+        """From piece-id sentence pairs (no BOS/EOS): IBM Model 1's `top` best target pieces of
+        each source piece and NULL, and the `frequent` most frequent target pieces."""
+        model1 = Model1.train(src, tgt, iterations)
+        source = model1.keys // model1.vocab  # (U,) e + 1, 0 = NULL
+        target = model1.keys % model1.vocab  # (U,) f
+        order = torch.argsort(source.double() * 2 - model1.prob)  # by source, then t(f | e) best first
+        source, target = source[order], target[order]
+        first = torch.searchsorted(source, torch.arange(src_vocab + 1))  # (Vs + 1,) where each row starts
+        rank = torch.arange(len(source)) - first[source]  # (U,) place among its source's targets
+        kept = rank < top
+        table = torch.full((src_vocab + 1, top), -1, dtype=torch.int64)
+        table[source[kept], rank[kept]] = target[kept]
+        counts = torch.zeros(tgt_vocab, dtype=torch.int64)
+        for sentence in tgt:
+            counts.index_add_(0, torch.tensor(sentence, dtype=torch.int64), torch.ones(len(sentence), dtype=torch.int64))
+        common = counts.argsort(descending=True, stable=True)[:frequent]
+        common = common[counts[common] > 0]
+        always = torch.cat([torch.arange(SPECIALS), table[0][table[0] >= 0], common]).unique()
+        return cls(table, always, tokenizer)
+
+    @property
+    def top(self) -> int:
+        return self.table.size(1)
+
+    def columns(self, src: torch.Tensor) -> torch.Tensor:
+        """The sorted target ids (V',) that a batch of source ids src (B, S) may translate to."""
+        pieces = src[src != PAD].unique().cpu() + 1  # (P,) their rows of the table
+        found = torch.cat([self.table[pieces].flatten(), self.always]).unique()  # sorted
+        return found[found >= 0].to(src.device)
+
+    def state(self) -> dict[str, Any]:
+        return {"table": self.table, "always": self.always, "tokenizer": self.tokenizer}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> "Shortlist":
+        return cls(state["table"], state["always"], state["tokenizer"])
+
+    def save(self, path: str | Path, settings: dict[str, Any]) -> None:
+        checkpoint.save(path, {"shortlist": self.state(), "settings": settings})
+
+    @classmethod
+    def load(cls, path: str | Path, tokenizer: Tokenizer) -> "Shortlist":
+        """The shortlist at `path`, which must have been learnt with `tokenizer`."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"no shortlist at {path}: make one with `s2s shortlist -m {path.parent}`")
+        content = checkpoint.load(path, require=("shortlist",))
+        found = cls.from_state(content["shortlist"])
+        if found.tokenizer != tokenizer_fingerprint(tokenizer):
+            raise UserError(f"{path} was learnt with another tokenizer than the model's: make it again with "
+                            f"`s2s shortlist -m {path.parent}`")
+        return found
+
+
+@dataclass(frozen=True)
+class ShortMemory:
+    """A model's memory of a batch, with the output layer's rows for the batch's shortlist."""
+
+    memory: Any  # the model's own memory (s2s.decoder.Memory)
+    vocabulary: torch.Tensor  # (V',) the target ids that the log-probabilities' columns stand for
+    output: nn.Module  # the output layer over those V' rows
+
+    def select(self, index: torch.Tensor) -> "ShortMemory":
+        """Rows `index` (B',) of the batch; the shortlist stays the batch's."""
+        return ShortMemory(self.memory.select(index), self.vocabulary, self.output)
+
+
+class ShortlistModel:
+    """A translation model (s2s.model.Seq2Seq, fp32 or int8) that decodes over a shortlist:
+    the search protocol of the model, with log-probabilities (B, V') over memory.vocabulary."""
+
+    def __init__(self, model: nn.Module, shortlist: Shortlist):
+        self.model, self.shortlist = model, shortlist
+
+    @property
+    def has_attention(self) -> bool:
+        return self.model.has_attention
+
+    def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[ShortMemory, Any]:
+        """src (B, S), src_len (B,) -> the model's memory with the batch's shortlist, first state."""
+        memory, state = self.model.encode(src, src_len)
+        ids = self.shortlist.columns(src)  # (V',)
+        return ShortMemory(memory, ids, rows_of(self.model.output, ids)), state
+
+    def decode_step(self, prev: torch.Tensor, memory: ShortMemory,
+                    state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """prev (B,) -> log-probabilities (B, V') over the shortlist, attention (B, S), next state."""
+        attentional, weights, state = self.model.decoder.step(prev, memory.memory, state)
+        logits = memory.output(self.model.features(attentional))  # (B, V')
+        return torch.log_softmax(logits.float(), dim=-1), weights, state
+
+
+def rows_of(output: nn.Module, ids: torch.Tensor) -> nn.Module:
+    """The output layer `output` (fp32 nn.Linear, or int8 from dynamic quantization) cut to the
+    rows `ids` (V',), of the same kind."""
+    if isinstance(output, nn.Linear):
+        return _Rows(output.weight.index_select(0, ids), None if output.bias is None else output.bias[ids])
+    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+    weight, bias = output.weight(), output.bias()  # qint8 (V, E), fp32 (V,)
+    cut = DynamicLinear(weight.size(1), len(ids), dtype=torch.qint8)
+    cut.set_weight_bias(weight[ids.cpu()], None if bias is None else bias[ids.cpu()])
+    return cut
+
+
+class _Rows(nn.Module):
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.weight, self.bias = weight, bias  # (V', E), (V',)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, self.weight, self.bias)
+
+
+def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int) -> tuple[Shortlist, int]:
+    """The shortlist of a translation checkpoint, learnt from its run's training text (at
+    most `max_pairs` pairs, spread evenly over the corpus; pairs longer than data.max_len
+    left out, as training leaves them), and the number of pairs it was learnt from."""
+    from s2s import loader
+    from s2s.text import line_chunks, split_path
+
+    config, tokenizer, _, _, _ = loader.load(model_path)
+    data = config.data
+    paths = [split_path(data.train, lang) for lang in (data.src_lang, data.tgt_lang)]
+    total = sum(len(chunk) for chunk in line_chunks(paths[0]))
+    every = max(1, -(-total // max_pairs))  # ceil: take every n-th pair
+    src: list[list[int]] = []
+    tgt: list[list[int]] = []
+    done = 0
+    for src_lines, tgt_lines in zip(line_chunks(paths[0]), line_chunks(paths[1])):
+        take = [k for k in range(len(src_lines)) if (done + k) % every == 0]
+        done += len(src_lines)
+        pairs = zip(tokenizer.encode_src([src_lines[k] for k in take]),
+                    tokenizer.encode_tgt([tgt_lines[k] for k in take]))
+        for s, t in pairs:
+            if s and t and len(s) <= data.max_len and len(t) <= data.max_len:
+                src.append(s)
+                tgt.append(t)
+    if not src:
+        raise UserError(f"no training pairs to learn a shortlist from in {paths[0]} and {paths[1]}")
+    found = Shortlist.learn(src, tgt, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size, top=top,
+                            frequent=frequent, tokenizer=tokenizer_fingerprint(tokenizer))
+    return found, len(src)

@@ -1,0 +1,139 @@
+"""The lexical shortlist: what it learns, decoding over it, and the commands that make and use it."""
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from s2s.cli import main
+from s2s.config import DecoderConfig, EncoderConfig, ModelConfig
+from s2s.data import source_batch
+from s2s.errors import UserError
+from s2s.model import Seq2Seq
+from s2s.quantize import quantize
+from s2s.run import train
+from s2s.search import beam_search, greedy
+from s2s.shortlist import Shortlist, ShortlistModel, path_for, rows_of
+from s2s.tokenizer import BOS, EOS, PAD
+from tests.conftest import tiny_config
+
+V = 30
+SRC = [[4, 5, 6, EOS], [7, EOS], [8, 8, 5, 6, 7, EOS]]
+
+
+def small_model(tied: bool = False) -> Seq2Seq:
+    torch.manual_seed(3)
+    config = ModelConfig(embed_dim=8, dropout=0.0, tie_embeddings=tied, encoder=EncoderConfig(hidden_size=8),
+                         decoder=DecoderConfig(hidden_size=12))
+    return Seq2Seq.from_config(config, V, V).eval()
+
+
+def everything(top: int = V) -> Shortlist:
+    """A shortlist holding every target id for every source id."""
+    table = torch.arange(top).repeat(V + 1, 1)  # (V + 1, top)
+    return Shortlist(table, torch.arange(4), "test")
+
+
+def test_each_source_piece_keeps_the_targets_it_translates_to_best_first():
+    # source piece 10 is always translated by 20, 11 by 21; 12 by 22 twice as often as by 23
+    src = [[10, 11], [10], [11, 12], [12], [12], [12], [12, 10]]
+    tgt = [[20, 21], [20], [21, 22], [22], [22], [23], [23, 20]]
+    found = Shortlist.learn(src, tgt, 15, 25, top=2, frequent=1, tokenizer="t")
+    assert found.table.shape == (16, 2)
+    assert found.table[10 + 1, 0] == 20 and found.table[11 + 1, 0] == 21
+    assert found.table[12 + 1].tolist() == [22, 23]
+    assert (found.table[5 + 1] == -1).all()  # a piece never seen translates to nothing of its own
+    assert {0, 1, 2, 3, 20}.issubset(set(found.always.tolist()))  # specials and the most frequent piece
+    columns = found.columns(torch.tensor([[12, PAD], [12, 12]]))
+    assert columns.tolist() == sorted(set(columns.tolist()))  # sorted, no repeats
+    assert columns[:4].tolist() == [0, 1, 2, 3]  # the special ids keep their own columns
+    assert {22, 23}.issubset(set(columns.tolist())) and 21 not in set(columns.tolist()) - set(found.always.tolist())
+
+
+def test_a_shortlist_of_everything_decodes_as_the_full_model():
+    model = small_model()
+    src, src_len = source_batch(SRC)
+    short = ShortlistModel(model, everything())
+    for full, cut in zip(greedy(model, src, src_len), greedy(short, src, src_len)):
+        assert cut.tokens == full.tokens
+        assert abs(cut.score - full.score) < 1e-5
+        torch.testing.assert_close(cut.attention, full.attention)
+    for full, cut in zip(beam_search(model, src, src_len, beam=3, nbest=3),
+                         beam_search(short, src, src_len, beam=3, nbest=3)):
+        assert [h.tokens for h in cut] == [h.tokens for h in full]
+
+
+@pytest.mark.parametrize("tied", [False, True])
+def test_scores_are_the_models_renormalised_over_the_shortlist(tied):
+    model = small_model(tied)
+    keep = torch.tensor([0, 1, 2, 3, 9, 12, 17, 25])
+    table = keep.repeat(V + 1, 1)
+    short = ShortlistModel(model, Shortlist(table, torch.arange(4), "test"))
+    src, src_len = source_batch(SRC)
+    memory, state = short.encode(src, src_len)
+    assert memory.vocabulary.tolist() == keep.tolist()
+    prev = torch.full((len(SRC),), BOS)
+    log_probs, weights, _ = short.decode_step(prev, memory, state)
+    full, full_weights, _ = model.decode_step(prev, *model.encode(src, src_len))
+    torch.testing.assert_close(log_probs, torch.log_softmax(full[:, keep], dim=-1))
+    torch.testing.assert_close(weights, full_weights)
+    for hyp in greedy(short, src, src_len) + [h for hs in beam_search(short, src, src_len, beam=3) for h in hs]:
+        assert set(hyp.tokens) <= set(keep.tolist()) - {PAD, BOS, EOS}
+
+
+def test_the_int8_output_layer_cut_to_rows_is_the_same_layer():
+    model = quantize(small_model(), "int8", torch.device("cpu"))
+    ids = torch.tensor([0, 3, 4, 11, 29])
+    x = torch.randn(5, 12)
+    torch.testing.assert_close(rows_of(model.output, ids)(x), model.output(x)[:, ids])
+    fp32 = small_model()
+    torch.testing.assert_close(rows_of(fp32.output, ids)(x), fp32.output(x)[:, ids])
+
+
+@pytest.fixture(scope="module")
+def run(demo_corpus, tmp_path_factory):
+    found = tmp_path_factory.mktemp("shortlist") / "run"
+    train(tiny_config(demo_corpus, max_steps=300, valid_every=300, lr=0.005), found)
+    return found
+
+
+def test_shortlist_command_writes_a_file_that_translate_uses(run, demo_corpus, tmp_path):
+    from s2s.translator import Translator
+
+    result = CliRunner().invoke(main, ["shortlist", "-m", str(run), "--top", "5", "--frequent", "3"])
+    assert result.exit_code == 0, result.output
+    assert path_for(run) == run / "shortlist.pt" and path_for(run).is_file()
+    src = demo_corpus / "valid.src"
+    lines = src.read_text().splitlines()
+    out = tmp_path / "hyp.txt"
+    for extra in ([], ["--quantize", "int8"], ["--beam", "1"]):
+        result = CliRunner().invoke(main, ["translate", "-m", str(run), "-i", str(src), "-o", str(out),
+                                           "--shortlist", *extra])
+        assert result.exit_code == 0, result.output
+        assert len(out.read_text().splitlines()) == len(lines)
+    translator = Translator.load(run, torch.device("cpu"))
+    full = translator.translate(lines)
+    short = translator.with_search(shortlist=True)
+    assert short.shortlist.top == 5
+    same = sum(a == b for a, b in zip(full, short.translate(lines)))
+    assert same >= len(lines) * 0.8  # what the model translates to is mostly in its sources' shortlist
+    result = CliRunner().invoke(main, ["eval", "-m", str(run), "--src", str(src), "--ref",
+                                       str(demo_corpus / "valid.tgt"), "--shortlist"])
+    assert result.exit_code == 0, result.output
+
+
+def test_a_missing_or_foreign_shortlist_and_an_ensemble_are_named(run, tmp_path):
+    import shutil
+
+    from s2s.translator import Translator
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "shortlist.pt").unlink(missing_ok=True)
+    result = CliRunner().invoke(main, ["translate", "-m", str(copy), "--shortlist"], input="a b\n")
+    assert result.exit_code == 1
+    assert f"no shortlist at {copy / 'shortlist.pt'}" in result.output and "s2s shortlist -m" in result.output
+    Shortlist(torch.zeros(3, 1, dtype=torch.long), torch.arange(4), "another").save(copy / "shortlist.pt", {})
+    with pytest.raises(UserError, match="another tokenizer"):
+        Translator.load(copy, torch.device("cpu")).with_search(shortlist=True)
+    with pytest.raises(UserError, match="not an ensemble"):
+        Translator.load([run, copy], torch.device("cpu")).with_search(shortlist=True)
