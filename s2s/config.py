@@ -196,7 +196,6 @@ class TrainConfig:
     accumulate: int = 1  # batches per update (shared out among processes under torchrun)
     bf16: bool = False  # bf16 autocast on CUDA GPUs that support it (CPU runs stay fp32); see docs/training.md
     guided_alignment: float = 0.0  # weight of the loss pulling attention to IBM Model 1 alignments (0 = off)
-    batch_vocabulary: bool = False  # the training loss's softmax over the batch's target pieces only (faster)
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",

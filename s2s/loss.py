@@ -16,23 +16,13 @@ def token_loss(logits: torch.Tensor, targets: torch.Tensor, smoothing: float) ->
     return F.cross_entropy(logits.float(), targets, label_smoothing=smoothing, reduction="sum")
 
 
-def batch_loss(net: nn.Module, batch: Batch, smoothing: float,
-               batch_vocabulary: bool = False) -> tuple[torch.Tensor, torch.Tensor, int]:
+def batch_loss(net: nn.Module, batch: Batch, smoothing: float) -> tuple[torch.Tensor, torch.Tensor, int]:
     """Teacher forcing on a batch: the summed loss of its real target pieces, the attention
     weights (B, T, S) and the number of those pieces. net is a Seq2Seq, or one wrapped for
-    distributed training; its output layer runs on the real target positions only.
-
-    With `batch_vocabulary` the softmax (and label smoothing) covers only the target pieces
-    that occur in the batch: the output layer computes a few hundred rows instead of the
-    whole vocabulary. That is an approximation of the loss (the other pieces are not pushed
-    down in this step), for training only."""
+    distributed training; its output layer runs on the real target positions only."""
     targets = batch.tgt_out[batch.tgt_out != PAD]  # (N,)
-    if not batch_vocabulary:
-        logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
-        return token_loss(logits, targets, smoothing), attention, targets.numel()
-    vocabulary = targets.unique()  # (V',) sorted
-    logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out, vocabulary)  # (N, V')
-    return token_loss(logits, torch.searchsorted(vocabulary, targets), smoothing), attention, targets.numel()
+    logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
+    return token_loss(logits, targets, smoothing), attention, targets.numel()
 
 
 @torch.no_grad()

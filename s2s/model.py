@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from s2s.config import ModelConfig
 from s2s.decoder import Decoder, DecoderState, Memory
@@ -85,20 +84,15 @@ class Seq2Seq(nn.Module):
         return vector if self.bottleneck is None else self.bottleneck(vector)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor, tgt_in: torch.Tensor,
-                tgt_out: torch.Tensor | None = None,
-                vocabulary: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                tgt_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing: logits (B, T, V) for every target position, attention (B, T, S).
 
         Given the targets tgt_out (B, T), the logits are (N, V) for its N non-padding
         positions only, in the order of tgt_out[tgt_out != PAD]: the output layer, the
-        largest product of a training step, then skips the padding. Given target ids
-        `vocabulary` (V',) too, the logits are (N, V') for those ids only.
+        largest product of a training step, then skips the padding.
         """
         memory, state = self.encode(src, src_len)
         attentional, weights = self.decoder(tgt_in, memory, state)  # (B, T, H), (B, T, S)
         if tgt_out is not None:
             attentional = attentional[tgt_out != PAD]  # (N, H)
-        if vocabulary is None:
-            return self.logits(attentional), weights
-        bias = None if self.output.bias is None else self.output.bias[vocabulary]
-        return F.linear(self.features(attentional), self.output.weight[vocabulary], bias), weights  # (N, V')
+        return self.logits(attentional), weights

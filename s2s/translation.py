@@ -97,7 +97,7 @@ class TranslateTask:
 
     def loss(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         cfg = self.config.train
-        loss, attention, _ = batch_loss(net, batch, cfg.label_smoothing, cfg.batch_vocabulary)  # the loss in fp32
+        loss, attention, _ = batch_loss(net, batch, cfg.label_smoothing)  # the loss in fp32
         if batch.align is not None:
             loss = loss + cfg.guided_alignment * guided_loss(attention.float(), batch.align)
         return loss
