@@ -183,7 +183,11 @@ def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int
 
     config, tokenizer, _, _, _ = loader.load(model_path)
     data = config.data
-    paths = [split_path(data.train, lang) for lang in (data.src_lang, data.tgt_lang)]
+    try:
+        paths = [split_path(data.train, lang) for lang in (data.src_lang, data.tgt_lang)]
+    except UserError as e:
+        raise UserError(f"the run's training text: {e} (data.train of its config; a relative path is read "
+                        "from the directory training ran in)") from None
     total = sum(len(chunk) for chunk in line_chunks(paths[0]))
     every = max(1, -(-total // max_pairs))  # ceil: take every n-th pair
     src: list[list[int]] = []

@@ -137,3 +137,14 @@ def test_a_missing_or_foreign_shortlist_and_an_ensemble_are_named(run, tmp_path)
         Translator.load(copy, torch.device("cpu")).with_search(shortlist=True)
     with pytest.raises(UserError, match="not an ensemble"):
         Translator.load([run, copy], torch.device("cpu")).with_search(shortlist=True)
+
+
+def test_shortlist_names_training_text_that_is_not_there(run, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    missing = tmp_path / "gone"
+    content = torch.load(run / "last.pt", weights_only=True)
+    content["config"]["data"]["train"] = str(missing)
+    torch.save(content, tmp_path / "moved.pt")
+    result = CliRunner().invoke(main, ["shortlist", "-m", str(tmp_path / "moved.pt")])
+    assert result.exit_code == 1
+    assert "the run's training text: file not found" in result.output and str(missing) in result.output
