@@ -33,20 +33,22 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--int8", action="store_true", help="int8 weights (--quantize int8) for every row")
+    parser.add_argument("--stop-margin", type=float, default=0.0, help="beam search's stop margin for every row")
     parser.add_argument("--batch-size", type=int, default=64)
     return parser.parse_args()
 
 
-def sizes(translator: Translator) -> list[int]:
-    """Makes the translator's shortlist record each batch's size into the returned list."""
+def sizes(translator: Translator) -> list[tuple[int, float]]:
+    """Makes the translator's shortlist record, for each batch, the rows of the output layer
+    computed and the mean shortlist of its sentences into the returned list."""
     found, columns = [], translator.shortlist.columns
 
-    def counted(src: torch.Tensor) -> torch.Tensor:
-        ids = columns(src)
-        found.append(len(ids))
-        return ids
+    def counted(src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, allowed = columns(src)
+        found.append((len(ids), allowed.sum(dim=1).float().mean().item()))
+        return ids, allowed
 
-    object.__setattr__(translator.shortlist, "columns", counted)
+    object.__setattr__(translator.shortlist, "columns", counted)  # a frozen dataclass: set on this one object
     return found
 
 
@@ -56,15 +58,17 @@ def main() -> None:
                            quantize="int8" if args.int8 else None)
     settings = {"full": base}
     for top in args.tops:
-        shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=300_000)
+        shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=100_000)
         settings[f"top {top}"] = replace(base, shortlist=shortlist, search=replace(base.search, shortlist=True))
     counts = {name: sizes(t) for name, t in settings.items() if t.shortlist is not None}
     data = base.config.data
     print(f"{cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads; weights "
-          f"{'int8' if args.int8 else 'fp32'}; frequent pieces {args.frequent}; target vocabulary "
+          f"{'int8' if args.int8 else 'fp32'}; stop margin {args.stop_margin:g}; frequent pieces {args.frequent}; "
+          "target vocabulary "
           f"{base.tokenizer.tgt_vocab_size}")
-    print("| split | beam | vocabulary | pieces scored per batch | BLEU | lines changed | seconds | speed-up |")
-    print("|---|---:|---|---:|---:|---:|---:|---:|")
+    print("| split | beam | vocabulary | rows per batch | pieces per sentence | BLEU | lines changed | seconds "
+          "| speed-up |")
+    print("|---|---:|---|---:|---:|---:|---:|---:|---:|")
     for split in ("valid", "test"):
         prefix = getattr(data, split)
         src, ref = read_parallel(split_path(prefix, data.src_lang), split_path(prefix, data.tgt_lang))
@@ -74,14 +78,17 @@ def main() -> None:
             for _ in range(args.repeats):
                 for name, translator in settings.items():
                     counts.get(name, []).clear()  # this round's batches only
-                    search = replace(translator, search=replace(translator.search, beam=beam))
+                    search = replace(translator, search=replace(translator.search, beam=beam,
+                                                                stop_margin=args.stop_margin))
                     start = time.perf_counter()
                     hyps[name] = search.translate(src)
                     seconds[name].append(time.perf_counter() - start)
             full = statistics.median(seconds["full"])
             for name in settings:
-                scored = (f"{statistics.mean(counts[name]):,.0f}" if name in counts
-                          else f"{base.tokenizer.tgt_vocab_size:,}")
+                full_size = f"{base.tokenizer.tgt_vocab_size:,}"
+                scored = (f"{statistics.mean(r for r, _ in counts[name]):,.0f} | "
+                          f"{statistics.mean(p for _, p in counts[name]):,.0f}" if name in counts
+                          else f"{full_size} | {full_size}")
                 changed = sum(a != b for a, b in zip(hyps[name], hyps["full"]))
                 median = statistics.median(seconds[name])
                 print(f"| {split} | {beam} | {name} | {scored} | {score(hyps[name], ref)[0].score:.2f} | {changed} | "

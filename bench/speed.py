@@ -275,8 +275,7 @@ def ensure_shortlist(model: str) -> str:
     where = path_for(model)
     if not where.exists():
         print(f"learning {where} (s2s shortlist -m {model}) ...", flush=True)
-        subprocess.run([sys.executable, "-m", "s2s", "shortlist", "-m", model], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "s2s", "shortlist", "-m", model], check=True)
     settings = checkpoint.load(where, require=("shortlist",)).get("settings", {})
     return ", ".join(f"{key} {value:,}" for key, value in settings.items())
 

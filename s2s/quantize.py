@@ -31,3 +31,19 @@ def quantize(model: nn.Module, kind: str, device: torch.device) -> nn.Module:
 
         return quantize_dynamic(model.eval(), {nn.Linear, nn.GRU, nn.GRUCell, nn.LSTM}, dtype=torch.qint8,
                                 inplace=False)
+
+
+def quantized_rows(output: nn.Module, ids: torch.Tensor) -> nn.Module:
+    """An int8 Linear layer made by `quantize` cut to its output rows `ids` (V',) (for the
+    vocabulary shortlist, s2s.shortlist)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+        if not isinstance(output, DynamicLinear):
+            raise TypeError(f"expected an nn.Linear or its int8 form, got {type(output).__name__}")
+        weight, bias = output.weight(), output.bias()  # qint8 (V, E), fp32 (V,)
+        rows = ids.cpu()
+        cut = DynamicLinear(weight.size(1), len(rows), dtype=torch.qint8)
+        cut.set_weight_bias(weight[rows], None if bias is None else bias[rows])
+        return cut

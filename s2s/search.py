@@ -6,7 +6,7 @@ where memory and state have `select(index)` to pick and reorder rows, and log_pr
 new tensor that search may change in place; any model offering that, or a stub in a
 test, works. The columns of log_probs are the target ids, unless the memory has a
 `vocabulary` (V',): then column c stands for id vocabulary[c] (a shortlist, s2s.shortlist),
-and the ids PAD, BOS and EOS keep their own columns.
+and the special ids PAD, UNK, BOS and EOS keep their own columns (0-3).
 
 Both strategies keep one row per live hypothesis (B for greedy, B*K for beam search),
 encode each sentence once, and let a sentence leave the batch as soon as it is done.

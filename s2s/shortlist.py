@@ -27,9 +27,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2s import checkpoint
+from s2s import checkpoint, loader
 from s2s.align import Model1
 from s2s.errors import UserError
+from s2s.quantize import quantized_rows
+from s2s.text import line_chunks, split_path
 from s2s.tokenizer import PAD, Tokenizer
 
 FILE = "shortlist.pt"
@@ -84,11 +86,20 @@ class Shortlist:
     def top(self) -> int:
         return self.table.size(1)
 
-    def columns(self, src: torch.Tensor) -> torch.Tensor:
-        """The sorted target ids (V',) that a batch of source ids src (B, S) may translate to."""
-        pieces = src[src != PAD].unique().cpu() + 1  # (P,) their rows of the table
-        found = torch.cat([self.table[pieces].flatten(), self.always]).unique()  # sorted
-        return found[found >= 0].to(src.device)
+    def columns(self, src: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """For a batch of source ids src (B, S): the sorted target ids (V',) that its sentences
+        may translate to, the special ids first (in columns 0-3), and which of them each
+        sentence may (B, V'), so that a sentence's scores do not depend on its batch."""
+        cpu = src.cpu()
+        found = self.table[cpu + 1].flatten(1)  # (B, S * top) each sentence's pieces' targets
+        found = found.masked_fill((cpu == PAD).repeat_interleave(self.top, dim=1), -1)
+        always = torch.cat([torch.arange(SPECIALS), self.always]).unique()  # (A',)
+        ids = torch.cat([found.flatten(), always]).unique()  # sorted
+        ids = ids[ids >= 0]  # (V',)
+        allowed = torch.zeros(src.size(0), len(ids), dtype=torch.bool)
+        allowed.scatter_(1, torch.searchsorted(ids, found.clamp(min=0)), found >= 0)
+        allowed[:, torch.searchsorted(ids, always)] = True
+        return ids.to(src.device), allowed.to(src.device)
 
     def state(self) -> dict[str, Any]:
         return {"table": self.table, "always": self.always, "tokenizer": self.tokenizer}
@@ -116,15 +127,17 @@ class Shortlist:
 
 @dataclass(frozen=True)
 class ShortMemory:
-    """A model's memory of a batch, with the output layer's rows for the batch's shortlist."""
+    """A model's memory of a batch, with the output layer's rows for the union of its
+    sentences' shortlists, and each sentence's own."""
 
     memory: Any  # the model's own memory (s2s.decoder.Memory)
     vocabulary: torch.Tensor  # (V',) the target ids that the log-probabilities' columns stand for
     output: nn.Module  # the output layer over those V' rows
+    allowed: torch.Tensor  # (B, V') True where a sentence's shortlist holds the column's id
 
     def select(self, index: torch.Tensor) -> "ShortMemory":
-        """Rows `index` (B',) of the batch; the shortlist stays the batch's."""
-        return ShortMemory(self.memory.select(index), self.vocabulary, self.output)
+        """Rows `index` (B',) of the batch; the columns stay the batch's."""
+        return ShortMemory(self.memory.select(index), self.vocabulary, self.output, self.allowed.index_select(0, index))
 
 
 class ShortlistModel:
@@ -141,28 +154,24 @@ class ShortlistModel:
     def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[ShortMemory, Any]:
         """src (B, S), src_len (B,) -> the model's memory with the batch's shortlist, first state."""
         memory, state = self.model.encode(src, src_len)
-        ids = self.shortlist.columns(src)  # (V',)
-        return ShortMemory(memory, ids, rows_of(self.model.output, ids)), state
+        ids, allowed = self.shortlist.columns(src)  # (V',), (B, V')
+        return ShortMemory(memory, ids, rows_of(self.model.output, ids), allowed), state
 
     def decode_step(self, prev: torch.Tensor, memory: ShortMemory,
                     state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
-        """prev (B,) -> log-probabilities (B, V') over the shortlist, attention (B, S), next state."""
+        """prev (B,) -> log-probabilities (B, V') over each sentence's shortlist (-inf outside
+        it), attention (B, S), next state."""
         attentional, weights, state = self.model.decoder.step(prev, memory.memory, state)
-        logits = memory.output(self.model.features(attentional))  # (B, V')
-        return torch.log_softmax(logits.float(), dim=-1), weights, state
+        logits = memory.output(self.model.features(attentional)).float()  # (B, V')
+        return torch.log_softmax(logits.masked_fill_(~memory.allowed, float("-inf")), dim=-1), weights, state
 
 
 def rows_of(output: nn.Module, ids: torch.Tensor) -> nn.Module:
-    """The output layer `output` (fp32 nn.Linear, or int8 from dynamic quantization) cut to the
-    rows `ids` (V',), of the same kind."""
-    if isinstance(output, nn.Linear):
-        return _Rows(output.weight.index_select(0, ids), None if output.bias is None else output.bias[ids])
-    from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
-
-    weight, bias = output.weight(), output.bias()  # qint8 (V, E), fp32 (V,)
-    cut = DynamicLinear(weight.size(1), len(ids), dtype=torch.qint8)
-    cut.set_weight_bias(weight[ids.cpu()], None if bias is None else bias[ids.cpu()])
-    return cut
+    """The output layer `output` (fp32 nn.Linear, or int8 from s2s.quantize) cut to the rows
+    `ids` (V',), of the same kind."""
+    if not isinstance(output, nn.Linear):
+        return quantized_rows(output, ids)
+    return _Rows(output.weight.index_select(0, ids), None if output.bias is None else output.bias[ids])
 
 
 class _Rows(nn.Module):
@@ -178,9 +187,6 @@ def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int
     """The shortlist of a translation checkpoint, learnt from its run's training text (at
     most `max_pairs` pairs, spread evenly over the corpus; pairs longer than data.max_len
     left out, as training leaves them), and the number of pairs it was learnt from."""
-    from s2s import loader
-    from s2s.text import line_chunks, split_path
-
     config, tokenizer, _, _, _ = loader.load(model_path)
     data = config.data
     try:
@@ -188,7 +194,10 @@ def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int
     except UserError as e:
         raise UserError(f"the run's training text: {e} (data.train of its config; a relative path is read "
                         "from the directory training ran in)") from None
-    total = sum(len(chunk) for chunk in line_chunks(paths[0]))
+    total, other = (sum(len(chunk) for chunk in line_chunks(path)) for path in paths)
+    if total != other:
+        raise UserError(f"the run's training text is not line-aligned: {paths[0]} has {total} lines, "
+                        f"{paths[1]} {other}")
     every = max(1, -(-total // max_pairs))  # ceil: take every n-th pair
     src: list[list[int]] = []
     tgt: list[list[int]] = []

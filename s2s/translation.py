@@ -107,7 +107,7 @@ class TranslateTask:
         """Validation loss, and BLEU of greedy translations (fast, and stable to compare)."""
         cfg = self.config.train
         loss = validation_loss(model, valid, cfg.batch_tokens, device)
-        greedy = replace(self.config.search, beam=1)
+        greedy = replace(self.config.search, beam=1, shortlist=False)  # the whole vocabulary: no shortlist yet
         translator = Translator(model, tokenizer, device, batch_size=cfg.valid_batch_size, search=greedy)
         score = bleu(translator.translate(valid.src_text), valid.tgt_text)
         return Validation(loss, score.score, {"bleu_signature": score.signature})

@@ -90,23 +90,28 @@ class Translator:
             model = quantize_model(model, quantize, device)
         paths = list(model_path) if isinstance(model_path, (list, tuple)) else [model_path]
         return cls(model, tokenizer, device, config=config,
-                   shortlist_path=path_for(paths[0]) if len(paths) == 1 else None, **settings).with_search()
+                   shortlist_path=path_for(paths[0]) if len(paths) == 1 else None, **settings)
 
     def with_search(self, **options) -> "Translator":
         """A translator that shares this one's model and searches with `options` (beam,
-        length_penalty, alpha, min_len, max_len_a, max_len_b) over this one's; None keeps a
-        setting as it is."""
+        length_penalty, alpha, min_len, max_len_a, max_len_b, stop_margin, shortlist, and the
+        sampling settings) over this one's; None keeps a setting as it is."""
         given = {key: value for key, value in options.items() if value is not None}
         unknown = sorted(set(given) - {f.name for f in dataclasses.fields(SearchConfig)})
         if unknown:
             raise UserError(f"unknown search option {unknown[0]!r}; expected one of "
                             f"{[f.name for f in dataclasses.fields(SearchConfig)]}")
-        found = dataclasses.replace(self, search=dataclasses.replace(self.search, **given))
-        if found.search.shortlist and found.shortlist is None:
-            if found.shortlist_path is None:
-                raise UserError("the shortlist works with one model, not an ensemble")
-            found.shortlist = Shortlist.load(found.shortlist_path, self.tokenizer)
-        return found
+        return dataclasses.replace(self, search=dataclasses.replace(self.search, **given))
+
+    def load_shortlist(self) -> None:
+        """Loads the run's shortlist if search.shortlist asks for it and it is not loaded yet
+        (translating does that itself; this names a missing file before any work)."""
+        if not self.search.shortlist or self.shortlist is not None:
+            return
+        if self.shortlist_path is None:
+            raise UserError("search.shortlist needs a translator loaded from one run's checkpoint (not an "
+                            "ensemble); or set its shortlist to Shortlist.load(path, tokenizer)")
+        self.shortlist = Shortlist.load(self.shortlist_path, self.tokenizer)
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines (1-best); blank lines come back empty."""
@@ -236,6 +241,7 @@ class Translator:
         """n-best lists for encoded sources (EOS included), batched by similar length."""
         order = sorted(range(len(units)), key=lambda u: -len(units[u]))
         found: list[list[Translation]] = [[] for _ in units]
+        self.load_shortlist()
         was_training = self.model.training
         self.model.eval()
         try:

@@ -43,10 +43,14 @@ def test_each_source_piece_keeps_the_targets_it_translates_to_best_first():
     assert found.table[12 + 1].tolist() == [22, 23]
     assert (found.table[5 + 1] == -1).all()  # a piece never seen translates to nothing of its own
     assert {0, 1, 2, 3, 20}.issubset(set(found.always.tolist()))  # specials and the most frequent piece
-    columns = found.columns(torch.tensor([[12, PAD], [12, 12]]))
-    assert columns.tolist() == sorted(set(columns.tolist()))  # sorted, no repeats
-    assert columns[:4].tolist() == [0, 1, 2, 3]  # the special ids keep their own columns
-    assert {22, 23}.issubset(set(columns.tolist())) and 21 not in set(columns.tolist()) - set(found.always.tolist())
+    assert 21 not in found.always.tolist()
+    ids, allowed = found.columns(torch.tensor([[11, PAD], [12, 12]]))
+    assert ids.tolist() == sorted(set(ids.tolist()))  # sorted, no repeats
+    assert ids[:4].tolist() == [0, 1, 2, 3]  # the special ids keep their own columns
+    assert allowed.shape == (2, len(ids)) and allowed[:, :4].all()
+    own = [set(ids[row].tolist()) for row in allowed]
+    assert 21 in own[0] and 21 not in own[1]  # 11's translation is in its sentence's shortlist only
+    assert {22, 23} <= own[1]
 
 
 def test_a_shortlist_of_everything_decodes_as_the_full_model():
@@ -80,11 +84,56 @@ def test_scores_are_the_models_renormalised_over_the_shortlist(tied):
         assert set(hyp.tokens) <= set(keep.tolist()) - {PAD, BOS, EOS}
 
 
-def test_the_int8_output_layer_cut_to_rows_is_the_same_layer():
+class Masked:
+    """The full model with log-probabilities renormalised over the ids `keep`: what decoding
+    over a shortlist of `keep` must give, in target ids."""
+
+    def __init__(self, model, keep):
+        self.model, self.keep = model, keep
+
+    def encode(self, src, src_len):
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev, memory, state):
+        log_probs, weights, state = self.model.decode_step(prev, memory, state)
+        outside = torch.ones(log_probs.size(1), dtype=torch.bool)
+        outside[self.keep] = False
+        return torch.log_softmax(log_probs.masked_fill(outside, float("-inf")), dim=-1), weights, state
+
+
+def test_search_over_a_shortlist_finds_what_the_masked_full_model_finds():
+    model = small_model()
+    keep = torch.tensor([0, 1, 2, 3, 5, 8, 13, 14, 21, 22, 27, 29])
+    short = ShortlistModel(model, Shortlist(keep.repeat(V + 1, 1), torch.arange(4), "test"))
+    src, src_len = source_batch(SRC)
+    masked = Masked(model, keep)
+    for a, b in zip(greedy(short, src, src_len), greedy(masked, src, src_len)):
+        assert a.tokens == b.tokens and abs(a.score - b.score) < 1e-4
+    for a, b in zip(beam_search(short, src, src_len, beam=4, nbest=4), beam_search(masked, src, src_len, beam=4, nbest=4)):
+        assert [h.tokens for h in a] == [h.tokens for h in b]
+        assert [round(h.score, 4) for h in a] == [round(h.score, 4) for h in b]
+    seen = {t for hs in beam_search(short, src, src_len, beam=4, nbest=4) for h in hs for t in h.tokens}
+    assert seen - set(range(len(keep)))  # ids that differ from their columns: a missing mapping would show
+
+
+def test_a_sentence_translates_the_same_alone_and_in_a_batch():
+    model = small_model()
+    table = torch.stack([torch.arange(6) * 3 % (V - 4) + 4 + e % 3 for e in range(V + 1)])  # (V + 1, 6) differing rows
+    short = ShortlistModel(model, Shortlist(table, torch.arange(4), "test"))
+    src, src_len = source_batch(SRC)
+    together = beam_search(short, src, src_len, beam=3, nbest=2)
+    for i, sentence in enumerate(SRC):
+        alone = beam_search(short, *source_batch([sentence]), beam=3, nbest=2)[0]
+        assert [h.tokens for h in alone] == [h.tokens for h in together[i]]
+        assert all(abs(a.score - b.score) < 1e-4 for a, b in zip(alone, together[i]))
+
+
+def test_the_int8_output_layer_cut_to_rows_is_the_same_layer(recwarn):
     model = quantize(small_model(), "int8", torch.device("cpu"))
     ids = torch.tensor([0, 3, 4, 11, 29])
     x = torch.randn(5, 12)
     torch.testing.assert_close(rows_of(model.output, ids)(x), model.output(x)[:, ids])
+    assert not [w for w in recwarn if "deprecat" in str(w.message).lower()]  # torch's notes stay quiet
     fp32 = small_model()
     torch.testing.assert_close(rows_of(fp32.output, ids)(x), fp32.output(x)[:, ids])
 
@@ -113,6 +162,8 @@ def test_shortlist_command_writes_a_file_that_translate_uses(run, demo_corpus, t
     translator = Translator.load(run, torch.device("cpu"))
     full = translator.translate(lines)
     short = translator.with_search(shortlist=True)
+    assert short.shortlist is None  # loaded when first needed
+    short.load_shortlist()
     assert short.shortlist.top == 5
     same = sum(a == b for a, b in zip(full, short.translate(lines)))
     assert same >= len(lines) * 0.8  # what the model translates to is mostly in its sources' shortlist
@@ -134,9 +185,27 @@ def test_a_missing_or_foreign_shortlist_and_an_ensemble_are_named(run, tmp_path)
     assert f"no shortlist at {copy / 'shortlist.pt'}" in result.output and "s2s shortlist -m" in result.output
     Shortlist(torch.zeros(3, 1, dtype=torch.long), torch.arange(4), "another").save(copy / "shortlist.pt", {})
     with pytest.raises(UserError, match="another tokenizer"):
-        Translator.load(copy, torch.device("cpu")).with_search(shortlist=True)
+        Translator.load(copy, torch.device("cpu")).with_search(shortlist=True).translate(["a b"])
     with pytest.raises(UserError, match="not an ensemble"):
-        Translator.load([run, copy], torch.device("cpu")).with_search(shortlist=True)
+        Translator.load([run, copy], torch.device("cpu")).with_search(shortlist=True).load_shortlist()
+
+
+def test_no_shortlist_overrides_a_config_that_asks_for_one(run, tmp_path, demo_corpus):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    (copy / "shortlist.pt").unlink(missing_ok=True)
+    for name in ("best.pt", "last.pt"):
+        if (copy / name).exists():
+            content = torch.load(copy / name, weights_only=True)
+            content["config"]["search"]["shortlist"] = True
+            torch.save(content, copy / name)
+    src = str(demo_corpus / "valid.src")
+    result = CliRunner().invoke(main, ["translate", "-m", str(copy), "-i", src])
+    assert result.exit_code == 1 and "no shortlist at" in result.output
+    result = CliRunner().invoke(main, ["translate", "-m", str(copy), "-i", src, "--no-shortlist"])
+    assert result.exit_code == 0, result.output
 
 
 def test_shortlist_names_training_text_that_is_not_there(run, tmp_path, monkeypatch):

@@ -149,6 +149,7 @@ def load_translator(model: str | tuple[str, ...], device_name: str, batch_size: 
         translator = translator.with_search(**search)
     except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0
         raise UserError(f"{e} (search options over the run's search section)") from None
+    translator.load_shortlist()  # a missing or foreign shortlist is named before any work
     if max_src_len is not None:
         translator.max_src_len = max_src_len
     return translator
