@@ -33,17 +33,35 @@ def quantize(model: nn.Module, kind: str, device: torch.device) -> nn.Module:
                                 inplace=False)
 
 
-def quantized_rows(output: nn.Module, ids: torch.Tensor) -> nn.Module:
-    """An int8 Linear layer made by `quantize` cut to its output rows `ids` (V',) (for the
-    vocabulary shortlist, s2s.shortlist)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+class QuantizedRows:
+    """An int8 Linear layer made by `quantize`, unpacked once, to cut to some of its output
+    rows again and again (for the vocabulary shortlist, s2s.shortlist)."""
 
-        if not isinstance(output, DynamicLinear):
-            raise TypeError(f"expected an nn.Linear or its int8 form, got {type(output).__name__}")
-        weight, bias = output.weight(), output.bias()  # qint8 (V, E), fp32 (V,)
+    def __init__(self, output: nn.Module):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from torch.ao.nn.quantized.dynamic import Linear as DynamicLinear
+
+            if not isinstance(output, DynamicLinear):
+                raise TypeError(f"expected an nn.Linear or its int8 form, got {type(output).__name__}")
+            self.weight, self.bias = output.weight(), output.bias()  # qint8 (V, E), fp32 (V,)
+        self.reduce_range = output.version is not None and output.version >= 4
+
+    def cut(self, ids: torch.Tensor) -> nn.Module:
+        """The layer over the rows `ids` (V',), packed once, computed as the layer does."""
         rows = ids.cpu()
-        cut = DynamicLinear(weight.size(1), len(rows), dtype=torch.qint8)
-        cut.set_weight_bias(weight[rows], None if bias is None else bias[rows])
-        return cut
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            packed = torch.ops.quantized.linear_prepack(self.weight[rows], None if self.bias is None else self.bias[rows])
+        return _PackedRows(packed, self.reduce_range)
+
+
+class _PackedRows(nn.Module):
+    """Packed int8 rows of a Linear layer, applied as torch's dynamic int8 Linear applies its own."""
+
+    def __init__(self, packed, reduce_range: bool):
+        super().__init__()
+        self.packed, self.reduce_range = packed, reduce_range
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.linear_dynamic(x, self.packed, reduce_range=self.reduce_range).to(x.dtype)

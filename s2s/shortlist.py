@@ -30,7 +30,7 @@ from torch.nn import functional as F
 from s2s import checkpoint, loader
 from s2s.align import Model1
 from s2s.errors import UserError
-from s2s.quantize import quantized_rows
+from s2s.quantize import QuantizedRows
 from s2s.text import line_chunks, split_path
 from s2s.tokenizer import PAD, Tokenizer
 
@@ -146,6 +146,7 @@ class ShortlistModel:
 
     def __init__(self, model: nn.Module, shortlist: Shortlist):
         self.model, self.shortlist = model, shortlist
+        self.rows = Rows(model.output)  # the output layer, to cut to each batch's rows
 
     @property
     def has_attention(self) -> bool:
@@ -155,7 +156,7 @@ class ShortlistModel:
         """src (B, S), src_len (B,) -> the model's memory with the batch's shortlist, first state."""
         memory, state = self.model.encode(src, src_len)
         ids, allowed = self.shortlist.columns(src)  # (V',), (B, V')
-        return ShortMemory(memory, ids, rows_of(self.model.output, ids), allowed), state
+        return ShortMemory(memory, ids, self.rows.cut(ids), allowed), state
 
     def decode_step(self, prev: torch.Tensor, memory: ShortMemory,
                     state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -166,12 +167,19 @@ class ShortlistModel:
         return torch.log_softmax(logits.masked_fill_(~memory.allowed, float("-inf")), dim=-1), weights, state
 
 
-def rows_of(output: nn.Module, ids: torch.Tensor) -> nn.Module:
-    """The output layer `output` (fp32 nn.Linear, or int8 from s2s.quantize) cut to the rows
-    `ids` (V',), of the same kind."""
-    if not isinstance(output, nn.Linear):
-        return quantized_rows(output, ids)
-    return _Rows(output.weight.index_select(0, ids), None if output.bias is None else output.bias[ids])
+class Rows:
+    """An output layer (fp32 nn.Linear, or int8 from s2s.quantize) to cut to some of its rows."""
+
+    def __init__(self, output: nn.Module):
+        self.output = output
+        self.quantized = None if isinstance(output, nn.Linear) else QuantizedRows(output)
+
+    def cut(self, ids: torch.Tensor) -> nn.Module:
+        """The layer over the rows `ids` (V',), of the same kind."""
+        if self.quantized is not None:
+            return self.quantized.cut(ids)
+        bias = None if self.output.bias is None else self.output.bias[ids]
+        return _Rows(self.output.weight.index_select(0, ids), bias)
 
 
 class _Rows(nn.Module):

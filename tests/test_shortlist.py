@@ -12,7 +12,7 @@ from s2s.model import Seq2Seq
 from s2s.quantize import quantize
 from s2s.run import train
 from s2s.search import beam_search, greedy
-from s2s.shortlist import Shortlist, ShortlistModel, path_for, rows_of
+from s2s.shortlist import Rows, Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import BOS, EOS, PAD
 from tests.conftest import tiny_config
 
@@ -132,10 +132,10 @@ def test_the_int8_output_layer_cut_to_rows_is_the_same_layer(recwarn):
     model = quantize(small_model(), "int8", torch.device("cpu"))
     ids = torch.tensor([0, 3, 4, 11, 29])
     x = torch.randn(5, 12)
-    torch.testing.assert_close(rows_of(model.output, ids)(x), model.output(x)[:, ids])
+    torch.testing.assert_close(Rows(model.output).cut(ids)(x), model.output(x)[:, ids])
     assert not [w for w in recwarn if "deprecat" in str(w.message).lower()]  # torch's notes stay quiet
     fp32 = small_model()
-    torch.testing.assert_close(rows_of(fp32.output, ids)(x), fp32.output(x)[:, ids])
+    torch.testing.assert_close(Rows(fp32.output).cut(ids)(x), fp32.output(x)[:, ids])
 
 
 @pytest.fixture(scope="module")
