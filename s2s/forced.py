@@ -17,7 +17,7 @@ from s2s.ensemble import Ensemble
 from s2s.model import Seq2Seq
 from s2s.penalty import length_penalty
 from s2s.result import Translation
-from s2s.search import Hypothesis
+from s2s.hypothesis import Hypothesis
 from s2s.tokenizer import EOS, Tokenizer
 
 

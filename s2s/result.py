@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from s2s.search import Hypothesis
+from s2s.hypothesis import Hypothesis
 
 # A translation that leaves this many source pieces in a row with less attention than this
 # (summed over its steps) looks incomplete: on Multi30k validation (de-en) no line did,

@@ -253,7 +253,7 @@ def test_any_unicode_lines_get_one_output_line_each_in_order(tokenizer, lines):
 
 
 def test_gap_is_the_longest_run_of_source_pieces_left_unattended():
-    from s2s.search import Hypothesis
+    from s2s.hypothesis import Hypothesis
     from s2s.result import UNATTENDED_RUN, Translation, gap
     attention = torch.zeros(4, 10)  # 9 source pieces and EOS
     attention[:, :3] = 0.3
