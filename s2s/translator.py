@@ -65,6 +65,7 @@ class Translator:
     stop: Callable[[], bool] | None = None  # asked before each batch: True stops translating (Stopped)
     shortlist_path: Path | None = None  # where the model's shortlist is (None for an ensemble)
     shortlist: Shortlist | None = None  # loaded once search.shortlist asks for it
+    shortlisted: ShortlistModel | None = field(default=None, repr=False)  # the model over it, made once
 
     @classmethod
     def load(cls, model_path: str | Path | list[str | Path], device: str | torch.device = "auto",
@@ -250,7 +251,7 @@ class Translator:
                     raise Stopped("translation stopped: nobody waits for it any more")
                 group = order[start:start + self.batch_size]
                 src, src_len = source_batch([units[u] for u in group])
-                model = ShortlistModel(self.model, self.shortlist) if self.search.shortlist else self.model
+                model = self._shortlisted() if self.search.shortlist else self.model
                 results = search(model, src.to(self.device), src_len, self.search, nbest=n)
                 texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
                 for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
@@ -259,6 +260,14 @@ class Translator:
         finally:
             self.model.train(was_training)
         return found
+
+    def _shortlisted(self) -> ShortlistModel:
+        """The model decoding over the shortlist, made once for this model and shortlist (an
+        int8 output layer is unpacked then, not for every call)."""
+        made = self.shortlisted
+        if made is None or made.model is not self.model or made.shortlist is not self.shortlist:
+            made = self.shortlisted = ShortlistModel(self.model, self.shortlist)
+        return made
 
     def force(self, line: str, reference: str) -> Translation:
         """The model's score and attention for a given translation of a line (forced decoding)."""

@@ -166,6 +166,9 @@ def test_shortlist_command_writes_a_file_that_translate_uses(run, demo_corpus, t
     short.load_shortlist()
     assert short.shortlist.top == 5
     same = sum(a == b for a, b in zip(full, short.translate(lines)))
+    made = short.shortlisted
+    short.translate(lines[:2])
+    assert made is not None and short.shortlisted is made  # the int8 or fp32 rows' source is made once
     assert same >= len(lines) * 0.8  # what the model translates to is mostly in its sources' shortlist
     result = CliRunner().invoke(main, ["eval", "-m", str(run), "--src", str(src), "--ref",
                                        str(demo_corpus / "valid.tgt"), "--shortlist"])
