@@ -16,11 +16,25 @@ with --eflomal, or leave it out to skip it.
         --set data.tgt_lang=en --set train.guided_alignment=1
     python bench/align.py --eflomal /path/to/eflomal-align \\
         --s2s attention=runs/align/en_fr,runs/align/fr_en --s2s guided=runs/align/en_fr_guided,runs/align/fr_en_guided
+
+With an alignment head (model.alignment_head) taught by eflomal's links, one model per
+direction gives two systems: its head (--s2s), and its translation attention, which is
+that of the same model trained without a head (--s2s-attention):
+
+    python bench/align.py --eflomal /path/to/eflomal-align --teacher    # train.{en-fr,fr-en}.align
+    s2s train -c configs/align_en_fr.yaml -o runs/align/en_fr_head --set model.alignment_head=256 \\
+        --set train.guided_alignment=1 --set data.train_alignments=runs/align/data/train.en-fr.align
+    s2s train -c configs/align_en_fr.yaml -o runs/align/fr_en_head --set model.alignment_head=256 \\
+        --set train.guided_alignment=1 --set data.train_alignments=runs/align/data/train.fr-en.align \\
+        --set data.src_lang=fr --set data.tgt_lang=en
+    python bench/align.py --eflomal /path/to/eflomal-align --s2s head=runs/align/en_fr_head,runs/align/fr_en_head \\
+        --s2s-attention attention=runs/align/en_fr_head,runs/align/fr_en_head
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import subprocess
@@ -43,7 +57,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--teacher", action="store_true",
                         help="with --eflomal: write eflomal's links of the training text for guided alignment")
     parser.add_argument("--s2s", action="append", default=[], metavar="NAME=EN_FR[,FR_EN]",
-                        help="s2s runs to align with: English->French, and optionally French->English")
+                        help="s2s runs to align with: English->French, and optionally French->English "
+                             "(by their alignment heads where they have one)")
+    parser.add_argument("--s2s-attention", action="append", default=[], metavar="NAME=EN_FR[,FR_EN]",
+                        help="the same, by the runs' translation attention even where they have a head")
     parser.add_argument("--no-bleu", action="store_true", help="skip the Multi30k BLEU of the s2s models")
     return parser.parse_args()
 
@@ -135,17 +152,22 @@ def model1(en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
     return out
 
 
-def attention(run: str, src: list[str], tgt: list[str], backward: bool) -> list[set]:
-    """Links from a model's attention by forced decoding; (English, French) word pairs."""
+def attention(run: str, src: list[str], tgt: list[str], backward: bool, head: bool = True) -> list[set]:
+    """Links from a model's attention by forced decoding, or from its alignment head where it
+    has one (unless `head` is False); (English, French) word pairs."""
     from s2s import Translator
 
     translator = Translator.load(run, device="cpu")
+    if not head:
+        translator.model.aligner = None  # the translation attention: the model as trained without its head
     found = [set(translator.alignment(t)) for t in translator.force_all(src, tgt)]
     return [{(j, i) for i, j in links} for links in found] if backward else found
 
 
+@functools.cache
 def bleu(run: str, src_lang: str, tgt_lang: str) -> tuple[float, float]:
-    """Validation and test_2016_flickr BLEU of a run on Multi30k (its own search settings)."""
+    """Validation and test_2016_flickr BLEU of a run on Multi30k (its own search settings),
+    once per run: its head, if any, plays no part in translation."""
     from s2s import Translator, score
 
     translator = Translator.load(run, device="cpu")
@@ -203,13 +225,13 @@ def main() -> None:
         add("eflomal (model 3)", eflomal(args.eflomal, *text), time.perf_counter() - start)
     start = time.perf_counter()
     add("IBM Model 1 (s2s.align, words)", model1(*text), time.perf_counter() - start)
-    for spec in args.s2s:
+    for spec, head in [(spec, True) for spec in args.s2s] + [(spec, False) for spec in args.s2s_attention]:
         name, _, runs = spec.partition("=")
         runs = runs.split(",")
         start = time.perf_counter()
-        sides = {"fwd": attention(runs[0], en, fr, backward=False)}
+        sides = {"fwd": attention(runs[0], en, fr, backward=False, head=head)}
         if len(runs) > 1:
-            sides["rev"] = attention(runs[1], fr, en, backward=True)
+            sides["rev"] = attention(runs[1], fr, en, backward=True, head=head)
         seconds = time.perf_counter() - start
         extra = ""
         if not args.no_bleu:

@@ -31,26 +31,30 @@ SYMMETRIZE = ("intersection", "union", "grow-diag", "grow-diag-final", "grow-dia
 _NEIGHBOURS = ((-1, 0), (0, -1), (1, 0), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
 
 
-def links(weights: torch.Tensor, src_words: list[int], tgt_words: list[int]) -> list[Link]:
+def links(weights: torch.Tensor, src_words: list[int], tgt_words: list[int], null: bool = False) -> list[Link]:
     """Word links from piece attention: weights (T, S) of T output steps over S source
     positions, src_words (S,) and tgt_words (T' <= T,) the word of each source and output
     piece; positions past those lists (EOS) are left out. Each output word links to the
-    source word with the most weight, summed over its pieces and averaged over its steps."""
+    source word with the most weight, summed over its pieces and averaged over its steps.
+    With `null` the source EOS (the position after src_words) stands for no word: an output
+    word that weighs it most gets no link (an alignment head's weights, `s2s.aligner`)."""
     if not src_words or not tgt_words:
         return []
-    w = weights[:len(tgt_words), :len(src_words)].float()  # (T', S')
     n_src, n_tgt = max(src_words) + 1, max(tgt_words) + 1
-    by_src = torch.zeros(len(tgt_words), n_src).index_add_(1, torch.tensor(src_words), w)  # (T', Ws)
-    by_word = torch.zeros(n_tgt, n_src).index_add_(0, torch.tensor(tgt_words), by_src)  # (Wt, Ws)
+    columns = src_words + [n_src] if null and weights.size(1) > len(src_words) else src_words
+    w = weights[:len(tgt_words), :len(columns)].float()  # (T', S')
+    by_src = torch.zeros(len(tgt_words), n_src + 1).index_add_(1, torch.tensor(columns), w)  # (T', Ws + 1)
+    by_word = torch.zeros(n_tgt, n_src + 1).index_add_(0, torch.tensor(tgt_words), by_src)  # (Wt, Ws + 1)
     present = torch.zeros(n_tgt, dtype=torch.bool)
     present[torch.tensor(tgt_words)] = True
-    best = by_word.argmax(dim=1)  # (Wt,)
-    return sorted((int(best[j]), j) for j in range(n_tgt) if present[j])
+    best = by_word.argmax(dim=1)  # (Wt,) n_src: NULL
+    return sorted((int(best[j]), j) for j in range(n_tgt) if present[j] and best[j] < n_src)
 
 
-def word_links(translation: Translation, tokenizer: Tokenizer) -> list[Link]:
+def word_links(translation: Translation, tokenizer: Tokenizer, null: bool = False) -> list[Link]:
     """The word alignment of a translation (from `Translator.nbest` or `force`) between the
     words of its source and of its text; [] for a blank line or a model without attention.
+    `null`: the weights are an alignment head's, whose source EOS means no link (`links`).
 
     A line translated in parts has each part's links moved to where the part's source and
     output words are in the line's source and text (parts are joined by spaces; a cut
@@ -69,7 +73,7 @@ def word_links(translation: Translation, tokenizer: Tokenizer) -> list[Link]:
         tgt_words = (tokenizer.tgt_words(leaf.text) if leaf.forced
                      else tokenizer.output_words(leaf.hypothesis.tokens))
         found.update((to_line[0] + i, target + j)
-                     for i, j in links(leaf.hypothesis.attention, src_words, tgt_words))
+                     for i, j in links(leaf.hypothesis.attention, src_words, tgt_words, null))
         visible += len(leaf_word)
         target += len(leaf.text.split())
     return sorted(found)

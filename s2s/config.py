@@ -144,6 +144,7 @@ class ModelConfig:
     share_embeddings: bool = False  # source embeddings = target embeddings (needs tokenizer.joint)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)  # translate only
+    alignment_head: int = 0  # translate: units of an alignment head that train.guided_alignment trains (0 = none)
     # classify and tag only:
     pooling: str = "last"  # classify: sentence vector = last | mean | attention (s2s/labeler.py)
     head_size: int = 0  # hidden units of the output MLP (0 = one linear layer)
@@ -155,6 +156,7 @@ class ModelConfig:
         _check(0.0 <= self.word_dropout < 1.0, "model.word_dropout", "must be in [0, 1)")
         _check(self.pooling in POOLINGS, "model.pooling", f"must be one of {POOLINGS}")
         _check(self.head_size >= 0, "model.head_size", "must be >= 0 (0 = one linear layer)")
+        _check(self.alignment_head >= 0, "model.alignment_head", "must be >= 0 (0 = none)")
         _check(self.word_pieces in WORD_PIECES, "model.word_pieces", f"must be one of {WORD_PIECES}")
         memory = self.encoder.hidden_size * (2 if self.encoder.bidirectional else 1)
         _check(self.decoder.attention != "none" or self.decoder.context != "last"
@@ -264,14 +266,18 @@ class Config:
         _check(self.task in TASKS, "task", f"must be one of {TASKS}")
         _check(self.data.format in FORMATS[self.task], "data.format",
                f"{self.data.format!r} is not a format of task {self.task} (it reads {FORMATS[self.task]})")
-        _check(self.train.guided_alignment == 0 or self.model.decoder.attention != "none",
-               "train.guided_alignment", "needs attention (model.decoder.attention is none)")
+        _check(self.train.guided_alignment == 0 or self.model.decoder.attention != "none"
+               or self.model.alignment_head > 0, "train.guided_alignment",
+               "needs attention (model.decoder.attention is none) or an alignment head (model.alignment_head)")
         _check(not self.data.train_alignments or self.train.guided_alignment > 0, "data.train_alignments",
                "is what train.guided_alignment trains towards: give that a weight (e.g. 1) too")
         if self.task != "translate":
             _check(self.train.guided_alignment == 0, "train.guided_alignment", "is for task: translate only")
+            _check(self.model.alignment_head == 0, "model.alignment_head", "is for task: translate only")
             _check(not self.model.tie_embeddings, "model.tie_embeddings", "is for task: translate only")
             _check(not self.model.share_embeddings, "model.share_embeddings", "is for task: translate only")
+        _check(self.model.alignment_head == 0 or self.train.guided_alignment > 0, "model.alignment_head",
+               "learns only from word alignments: give train.guided_alignment a weight (e.g. 1) too")
         _check(not self.model.share_embeddings or self.tokenizer.joint, "model.share_embeddings",
                "needs one vocabulary for both sides: set tokenizer.joint: true")
 

@@ -4,7 +4,8 @@ for many pairs at once.
 Each pair's target is fed to the decoder as if the model had produced it (teacher
 forcing), in batches of pairs of similar length; a pair's score is its log-probability
 over the pieces and EOS divided by the search's length penalty, as search scores its own
-translations. `s2s align` reads word alignments off the attention this gives.
+translations. `s2s align` reads word alignments off the attention this gives, or off the
+weights of the model's alignment head where it has one (`s2s.aligner`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from s2s.model import Seq2Seq
 from s2s.penalty import length_penalty
 from s2s.result import Translation
 from s2s.hypothesis import Hypothesis
-from s2s.tokenizer import EOS, Tokenizer
+from s2s.tokenizer import EOS, PAD, Tokenizer
 
 
 @torch.no_grad()
@@ -38,8 +39,11 @@ def force(model: Seq2Seq | Ensemble, tokenizer: Tokenizer, device: torch.device,
         for start in range(0, len(todo), batch_size):
             group = todo[start:start + batch_size]
             batch = collate([src[p] + [EOS] for p in group], [tgt[p] for p in group]).to(device)
-            logits, weights = model(batch.src, batch.src_len, batch.tgt_in)  # (B, T, V), (B, T, S)
-            log_probs = torch.log_softmax(logits.float(), dim=-1).gather(2, batch.tgt_out.unsqueeze(2))  # (B, T, 1)
+            real = batch.tgt_out != PAD  # (B, T)
+            logits, weights = model(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V), (B, T, S)
+            log_probs = torch.zeros(real.shape)  # (B, T) each real piece's log-probability
+            log_probs[real.cpu()] = torch.log_softmax(logits.float(), dim=-1).gather(
+                1, batch.tgt_out[real].unsqueeze(1)).squeeze(1).cpu()
             steps = torch.tensor([len(tgt[p]) + 1 for p in group])  # (B,) the pieces and EOS
             penalty = length_penalty(search.length_penalty, search.alpha, steps)  # (B,)
             weights = weights.float().cpu()

@@ -3,6 +3,9 @@
 Besides teacher-forced `forward` for training, it offers the narrow protocol search uses:
 `encode(src, src_len) -> (memory, state)` and `decode_step(prev, memory, state) ->
 (log_probs, attention, state)`, with `memory.select` / `state.select` to reorder rows.
+
+A model may carry an alignment head (`s2s.aligner`, `model.alignment_head`): teacher
+forcing with the targets given then returns its weights instead of the attention's.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from s2s.aligner import AlignmentHead
 from s2s.config import ModelConfig
 from s2s.decoder import Decoder, DecoderState, Memory
 from s2s.encoder import Encoder
@@ -20,7 +24,7 @@ class Seq2Seq(nn.Module):
     """A recurrent encoder-decoder, with attention or with a fixed context vector."""
 
     def __init__(self, encoder: Encoder, decoder: Decoder, tgt_vocab_size: int,
-                 tie_embeddings: bool = False, share_embeddings: bool = False):
+                 tie_embeddings: bool = False, share_embeddings: bool = False, alignment_head: int = 0):
         super().__init__()
         self.encoder, self.decoder = encoder, decoder
         embed_dim = decoder.embed.embedding_dim
@@ -34,6 +38,13 @@ class Seq2Seq(nn.Module):
             self.output.weight = decoder.embed.weight
         if share_embeddings:  # one joint vocabulary, one matrix for both sides
             encoder.embed.weight = decoder.embed.weight
+        self.aligner = None
+        if alignment_head:  # made on a side of the random stream: the other weights start as without it
+            with torch.random.fork_rng(devices=[]):
+                self.aligner = AlignmentHead(src_vocab_size=encoder.embed.num_embeddings, tgt_vocab_size=tgt_vocab_size,
+                                             memory_size=encoder.output_size, hidden_size=decoder.hidden_size,
+                                             embed_dim=embed_dim, size=alignment_head,
+                                             attention=decoder.attention is not None)
 
     @classmethod
     def from_config(cls, config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> "Seq2Seq":
@@ -45,7 +56,8 @@ class Seq2Seq(nn.Module):
                           bridge=dec.bridge, memory_size=encoder.output_size,
                           dropout=config.dropout, window=dec.local_window, coverage=dec.coverage,
                           context=dec.context, context_use=dec.context_use)
-        model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings, config.share_embeddings)
+        model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings, config.share_embeddings,
+                    config.alignment_head)
         model.reset_parameters()
         return model
 
@@ -55,11 +67,16 @@ class Seq2Seq(nn.Module):
 
     def reset_parameters(self) -> None:
         """Uniform(-0.1, 0.1) for all weights (what trains recurrent NMT well), zero padding rows."""
+        head = set() if self.aligner is None else {id(p) for p in self.aligner.parameters()}
         for p in self.parameters():
-            nn.init.uniform_(p, -0.1, 0.1)
+            if id(p) not in head:
+                nn.init.uniform_(p, -0.1, 0.1)
         with torch.no_grad():
             self.encoder.embed.weight[PAD].zero_()
             self.decoder.embed.weight[PAD].zero_()
+        if self.aligner is not None:  # on a side of the random stream: training draws as it would without it
+            with torch.random.fork_rng(devices=[]):
+                self.aligner.reset_parameters()
 
     def encode(self, src: torch.Tensor, src_len: torch.Tensor) -> tuple[Memory, DecoderState]:
         """src (B, S), src_len (B,) -> memory for attention and the decoder's first state."""
@@ -89,10 +106,15 @@ class Seq2Seq(nn.Module):
 
         Given the targets tgt_out (B, T), the logits are (N, V) for its N non-padding
         positions only, in the order of tgt_out[tgt_out != PAD]: the output layer, the
-        largest product of a training step, then skips the padding.
+        largest product of a training step, then skips the padding. A model with an
+        alignment head then returns the head's weights (B, T, S) for each piece of tgt_out.
         """
         memory, state = self.encode(src, src_len)
         attentional, weights = self.decoder(tgt_in, memory, state)  # (B, T, H), (B, T, S)
+        if tgt_out is not None and self.aligner is not None:
+            weights = self.aligner(src=src, tgt=tgt_out, values=memory.values, mask=memory.mask, vectors=attentional,
+                                   attention=weights if self.has_attention else None,
+                                   src_embedded=self.encoder.embed(src), tgt_embedded=self.decoder.embed(tgt_out))
         if tgt_out is not None:
             attentional = attentional[tgt_out != PAD]  # (N, H)
         return self.logits(attentional), weights

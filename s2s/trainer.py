@@ -135,6 +135,7 @@ class Trainer(Bookkeeping, Stopping):
         log.info("%s model: %s parameters; %d source pieces, %s; %d training examples", self.config.task,
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size, outputs, len(train))
         self.net = model  # what the training steps run: the model, or its DDP wrapper
+        self.clip_groups = _clip_groups(model)
         if self.group.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
@@ -249,9 +250,21 @@ class Trainer(Bookkeeping, Stopping):
                 loss = loss * (world / targets)
                 loss.backward()
             total += loss.item() / world
-        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), cfg.clip_norm or math.inf)
+        norm = torch.stack([torch.nn.utils.clip_grad_norm_(group, cfg.clip_norm or math.inf)
+                            for group in self.clip_groups]).norm()
         if not torch.isfinite(norm):
             optimizer.zero_grad(set_to_none=True)
             return None
         optimizer.step()
         return total
+
+
+def _clip_groups(model: torch.nn.Module) -> list[list[torch.nn.Parameter]]:
+    """The parameters whose gradient norm is clipped together: all of them, or an alignment
+    head's apart from the rest, so that its loss (which reaches only its own weights,
+    `s2s.aligner`) leaves translation's updates exactly as they would be without it."""
+    head = getattr(model, "aligner", None)
+    if head is None:
+        return [list(model.parameters())]
+    own = {id(p) for p in head.parameters()}
+    return [[p for p in model.parameters() if id(p) not in own], list(head.parameters())]

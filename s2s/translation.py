@@ -15,6 +15,7 @@ from torch import nn
 
 from s2s import cache
 from s2s.align import Model1, guided_loss
+from s2s.aligner import head_loss
 from s2s.alignment import piece_alignment, read_links
 from s2s.config import Config
 from s2s.data import Batch, ParallelData
@@ -98,7 +99,9 @@ class TranslateTask:
     def loss(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         cfg = self.config.train
         loss, attention, _ = batch_loss(net, batch, cfg.label_smoothing)  # the loss in fp32
-        if batch.align is not None:
+        if batch.align is not None and self.config.model.alignment_head:  # attention is the head's
+            loss = loss + cfg.guided_alignment * head_loss(attention, batch.align, batch.tgt_out, batch.src_len)
+        elif batch.align is not None:
             loss = loss + cfg.guided_alignment * guided_loss(attention.float(), batch.align)
         return loss
 

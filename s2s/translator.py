@@ -281,10 +281,13 @@ class Translator:
 
     def alignment(self, translation: Translation) -> list[tuple[int, int]]:
         """The word alignment of a translation from `nbest` or `force`: sorted (i, j) links
-        from source word i to word j of its text (0-based, words split at whitespace), each
-        output word linked to the source word its attention weighs most; [] for a blank line
-        or a model without attention (`s2s.alignment`)."""
-        return alignment.word_links(translation, self.tokenizer)
+        from source word i to word j of its text (0-based, whitespace words), each output
+        word linked to the source word its attention (or alignment head, `s2s.aligner`, which
+        forces a translation of its own once more) weighs most (`s2s.alignment`)."""
+        head = getattr(self.model, "aligner", None) is not None
+        if head and translation.hypothesis is not None and not translation.forced:
+            translation = self.force(translation.source, translation.text)
+        return alignment.word_links(translation, self.tokenizer, null=head)
 
     def stream(self, lines: Iterable[str], n: int = 1) -> Iterator[list[Translation]]:
         """n-best lists for a stream, chunk by chunk, so memory stays flat on large files."""

@@ -42,7 +42,9 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     side gives an empty line.
 
     \b
-    Each target word is linked to the source word that its attention weighs most. With
+    Each target word is linked to the source word that its attention weighs most, or, for
+    a model with an alignment head (model.alignment_head), that its head weighs most (none
+    where the head weighs the source's end most). With
     --backward, each source word is also linked to the target word that the other model's
     attention weighs most, and the two are combined.
 

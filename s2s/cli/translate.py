@@ -37,7 +37,7 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 @click.option("--alignments", is_flag=True,
               help="Add a tab and the word alignment of each printed translation: Pharaoh 'i-j' "
                    "links from source word i to output word j (0-based, words split at whitespace), "
-                   "read off the attention.")
+                   "read off the attention, or the alignment head of a model that has one.")
 @click.option("--plot-attention", "plot_dir", type=click.Path(file_okay=False),
               help="Write an attention heatmap of each line's best translation to DIR/LINE.png "
                    "(LINE = input line number, 6 digits); a line translated sentence by sentence "
