@@ -44,6 +44,18 @@ def write_split(prefix: Path, pairs: list[tuple[str, str]]) -> None:
     Path(f"{prefix}.tgt").write_text("".join(t + "\n" for _, t in pairs), encoding="utf-8")
 
 
+def aligned_demo(root: Path, pairs: int = 2000) -> list[tuple[str, str, list[tuple[int, int]]]]:
+    """Demo pairs with their true word links: root/train (all), root/valid (the first 40)
+    and root/train.align (the links, Pharaoh); returns (source, target, links) triples."""
+    demo, rng = load_demo_module(), random.Random(7)
+    triples = [demo.aligned_pair(rng) for _ in range(pairs)]
+    write_split(root / "train", [(s, t) for s, t, _ in triples])
+    write_split(root / "valid", [(s, t) for s, t, _ in triples[:40]])
+    (root / "train.align").write_text("".join(" ".join(f"{i}-{j}" for i, j in links) + "\n"
+                                              for _, _, links in triples), encoding="utf-8")
+    return triples
+
+
 @pytest.fixture(scope="session")
 def demo_corpus(tmp_path_factory) -> Path:
     """A small demo corpus: DIR/{train,valid}.{src,tgt}; returns DIR."""

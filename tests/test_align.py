@@ -87,14 +87,9 @@ def test_guided_alignment_towards_a_links_file_pulls_attention_to_those_links(tm
     often than an unguided model's."""
     from s2s.alignment import piece_alignment
     from s2s.translator import Translator
-    from tests.conftest import load_demo_module, write_split
+    from tests.conftest import aligned_demo
 
-    demo, rng = load_demo_module(), random.Random(7)
-    triples = [demo.aligned_pair(rng) for _ in range(2000)]
-    write_split(tmp_path / "train", [(s, t) for s, t, _ in triples])
-    write_split(tmp_path / "valid", [(s, t) for s, t, _ in triples[:40]])
-    (tmp_path / "train.align").write_text("".join(" ".join(f"{i}-{j}" for i, j in links) + "\n"
-                                                  for _, _, links in triples), encoding="utf-8")
+    triples = aligned_demo(tmp_path)
     share = {}
     for weight in (0.0, 5.0):
         config = tiny_config(tmp_path, max_steps=60, guided_alignment=weight, lr=0.01)

@@ -1,7 +1,6 @@
 """The alignment head: its weights, its loss, that it leaves translation alone, and that it
 learns the links it is trained towards."""
 
-import random
 from dataclasses import replace
 
 import pytest
@@ -14,7 +13,7 @@ from s2s.errors import UserError
 from s2s.model import Seq2Seq
 from s2s.run import train
 from s2s.tokenizer import EOS, PAD
-from tests.conftest import load_demo_module, tiny_config, write_split
+from tests.conftest import aligned_demo, tiny_config
 
 MODEL = ModelConfig(embed_dim=8, dropout=0.0, encoder=EncoderConfig(hidden_size=6),
                     decoder=DecoderConfig(hidden_size=10), alignment_head=12)
@@ -123,12 +122,7 @@ def test_the_head_learns_the_links_it_is_trained_towards(tmp_path):
     weights trained with the head are those trained without it, to the bit."""
     from s2s.translator import Translator
 
-    demo, rng = load_demo_module(), random.Random(7)
-    triples = [demo.aligned_pair(rng) for _ in range(2000)]
-    write_split(tmp_path / "train", [(s, t) for s, t, _ in triples])
-    write_split(tmp_path / "valid", [(s, t) for s, t, _ in triples[:40]])
-    (tmp_path / "train.align").write_text("".join(" ".join(f"{i}-{j}" for i, j in links_) + "\n"
-                                                  for _, _, links_ in triples), encoding="utf-8")
+    triples = aligned_demo(tmp_path)
     aer = {}
     for head in (0, 32):
         config = tiny_config(tmp_path, max_steps=60, guided_alignment=float(bool(head)), lr=0.01)
