@@ -135,7 +135,6 @@ class Trainer(Bookkeeping, Stopping):
         log.info("%s model: %s parameters; %d source pieces, %s; %d training examples", self.config.task,
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size, outputs, len(train))
         self.net = model  # what the training steps run: the model, or its DDP wrapper
-        self.clip_groups = _clip_groups(model)
         if self.group.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
@@ -251,7 +250,7 @@ class Trainer(Bookkeeping, Stopping):
                 loss.backward()
             total += loss.item() / world
         norm = torch.stack([torch.nn.utils.clip_grad_norm_(group, cfg.clip_norm or math.inf)
-                            for group in self.clip_groups]).norm()
+                            for group in _clip_groups(getattr(self.net, "module", self.net))]).norm()
         if not torch.isfinite(norm):
             optimizer.zero_grad(set_to_none=True)
             return None
