@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from s2s import alignment, forced, loader
+from s2s.completeness import Completeness
 from s2s.config import Config, SearchConfig
 from s2s.data import source_batch
 from s2s.devices import resolve_device
@@ -31,8 +32,8 @@ from s2s.ensemble import Ensemble
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
 from s2s.quantize import quantize as quantize_model
-from s2s.result import UNATTENDED_RUN, UNATTENDED_WEIGHT, Attention, Translation, gap, join_nbest
-from s2s.search import max_lengths, search
+from s2s.result import Attention, Translation, join_nbest
+from s2s.search import search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
 from s2s.shortlist import Shortlist, ShortlistModel, path_for
@@ -134,7 +135,7 @@ class Translator:
             parts, start = found[start:start + len(plan)], start + len(plan)
             out[i] = parts[0] if len(parts) == 1 else [dataclasses.replace(t, source=lines[i])
                                                        for t in join_nbest(parts, n)]
-            self._warn_if_incomplete(first_line + i, plan, parts)
+            self._checks().warn(first_line + i, plan, parts)
         return out
 
     def attention(self, translation: Translation) -> Attention | None:
@@ -185,7 +186,7 @@ class Translator:
     def _translate_units(self, texts: list[str], n: int, retries: int,
                          encoded: dict[str, list[int]] | None = None) -> list[list[Translation]]:
         """n-best lists for units of text (`encoded`: the pieces of those already encoded); a
-        unit whose best translation looks incomplete (`_incomplete`) is translated again in
+        unit whose best translation looks incomplete (`s2s.completeness`) is translated again in
         two halves (up to `retries` times deep), and the halves joined are kept where they
         give more of the source."""
         if not texts:
@@ -197,7 +198,7 @@ class Translator:
                  for text, options in zip(texts, self._search([encoded[text] + [EOS] for text in texts], n))]
         if not retries or not self.max_src_len or self.lengths is None:
             return found
-        cuts = {u: halves(texts[u]) for u, f in enumerate(found) if self._incomplete(f[0])}
+        cuts = {u: halves(texts[u]) for u, f in enumerate(found) if self._checks().incomplete(f[0])}
         cuts = {u: cut for u, cut in cuts.items() if cut}
         again = self._translate_units([half for cut in cuts.values() for half in cut], n, retries - 1)
         for u, first in zip(cuts, range(0, len(again), 2)):
@@ -206,37 +207,8 @@ class Translator:
                 found[u] = joined
         return found
 
-    def _too_short(self, translation: "Translation") -> bool:
-        """Whether a translation is much shorter than the training data's ratio predicts."""
-        return self.lengths is not None and self.lengths.too_short(translation.src_length, translation.length)
-
-    def _capped(self, translation: "Translation") -> bool:
-        """Whether search's length limit ended the translation (--max-len-a/-b may ask for
-        short output): then its length and attention say nothing about the model."""
-        cap = max_lengths(torch.tensor(translation.src_length + 1), self.search.max_len_a, self.search.max_len_b)
-        return translation.length + 1 >= int(cap)  # the cap counts EOS
-
-    def _incomplete(self, translation: "Translation") -> bool:
-        """Whether a translation looks as if it dropped part of its source: too short, or
-        leaving a run of source pieces unattended."""
-        return not self._capped(translation) and (self._too_short(translation)
-                                                  or gap(translation) >= UNATTENDED_RUN)
-
-    def _warn_if_incomplete(self, number: int, units: list[str], found: list[list["Translation"]]) -> None:
-        for unit, best in zip(units, (f[0] for f in found)):
-            if not self._incomplete(best):
-                continue
-            words = unit.split()
-            quoted = " ".join(words[:8]) + (" ..." if len(words) > 8 else "")
-            if self._too_short(best):
-                log.warning("line %d: the translation of \"%s\" may be incomplete: %d target pieces for "
-                            "%d source pieces, where 99.9%% of the training pairs would have at least %d",
-                            number, quoted, best.length, best.src_length,
-                            self.lengths.shortest_usual(best.src_length))
-            else:
-                log.warning("line %d: the translation of \"%s\" may be incomplete: %d source pieces in a row "
-                            "got almost no attention (under %g each, summed over the output)", number, quoted,
-                            gap(best), UNATTENDED_WEIGHT)
+    def _checks(self) -> Completeness:
+        return Completeness(self.lengths, self.search)
 
     def _search(self, units: list[list[int]], n: int) -> list[list[Translation]]:
         """n-best lists for encoded sources (EOS included), batched by similar length."""
