@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from s2s.align import guided_loss
 from s2s.tokenizer import EOS, PAD
 
 
@@ -91,8 +92,8 @@ def head_loss(weights: torch.Tensor, alignment: torch.Tensor, tgt_out: torch.Ten
               src_len: torch.Tensor) -> torch.Tensor:
     """The summed negative log weight of the alignment head on each real target piece's
     aligned source position, or on the source EOS (NULL) where the piece is unaligned:
-    weights (B, T, S), alignment (B, T) (-1 = none), tgt_out (B, T), src_len (B,) with EOS."""
+    weights (B, T, S), alignment (B, T) (-1 = none), tgt_out (B, T), src_len (B,) with EOS.
+    It is guided alignment's loss (`s2s.align.guided_loss`) with NULL made a position."""
     real = (tgt_out != PAD) & (tgt_out != EOS)  # (B, T)
     target = torch.where(alignment >= 0, alignment, (src_len - 1).unsqueeze(1).to(alignment.device))  # (B, T)
-    picked = weights.gather(-1, target.clamp(min=0).unsqueeze(-1)).squeeze(-1)  # (B, T)
-    return -(torch.log(picked.clamp(min=1e-9)) * real).sum()
+    return guided_loss(weights, target.masked_fill(~real, -1))
