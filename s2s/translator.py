@@ -198,7 +198,8 @@ class Translator:
                  for text, options in zip(texts, self._search([encoded[text] + [EOS] for text in texts], n))]
         if not retries or not self.max_src_len or self.lengths is None:
             return found
-        cuts = {u: halves(texts[u]) for u, f in enumerate(found) if self._checks().incomplete(f[0])}
+        checks = self._checks()
+        cuts = {u: halves(texts[u]) for u, f in enumerate(found) if checks.incomplete(f[0])}
         cuts = {u: cut for u, cut in cuts.items() if cut}
         again = self._translate_units([half for cut in cuts.values() for half in cut], n, retries - 1)
         for u, first in zip(cuts, range(0, len(again), 2)):
