@@ -140,8 +140,11 @@ def test_info_and_translate_know_a_labelers_task(classify_run):
     assert result.exit_code == 1 and "is a classify model, not a translator: use s2s predict" in result.output
     result = run("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "conllu")
     assert result.exit_code == 1 and "not a format of task classify" in result.output
-    result = run("eval", "-m", root / "run", "-m", root / "run")  # an ensemble is for translation
-    assert result.exit_code == 2 and f"{root / 'run'} is a classify model: several -m make an ensemble" in result.output
+    alone, twice = run("eval", "-m", root / "run", "-b"), run("eval", "-m", root / "run", "-m", root / "run", "-b")
+    assert twice.exit_code == 0 and twice.stdout == alone.stdout  # an ensemble of one model twice is that model
+    result = run("predict", "-m", root / "run", "-m", root / "run" / "best.pt",
+                 input="good good film\n\nawful boring plot\n")
+    assert result.exit_code == 0 and result.stdout.split("\n") == ["1", "", "0", ""]
     result = run("translate", "-m", root / "run", "-m", root / "run", input="good\n")
     assert result.exit_code == 1 and "is a classify model, not a translator" in result.output
 

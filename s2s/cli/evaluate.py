@@ -20,7 +20,7 @@ from s2s.metrics import WIDTH
               help="Hypotheses to score, '-' for stdin (instead of translating with -m).")
 @click.option("-m", "--model", "models", multiple=True, type=click.Path(exists=True),
               help="Checkpoint or run directory to translate --src with (without --src/--ref: "
-                   "the run's data.test split); several -m translate as an ensemble.")
+                   "the run's data.test split); several -m make an ensemble (translate, classify or tag).")
 @click.option("--src", type=click.Path(exists=True, dir_okay=False),
               help="Source text for -m (default: the run's data.test source file).")
 @click.option("--task", type=click.Choice(["translate", "classify", "tag"]),
@@ -49,6 +49,7 @@ def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_s
       s2s eval -m runs/demo            # the test split named in the run's config
       s2s eval -m runs/a -m runs/b     # an ensemble of two models on the first one's test split
       s2s eval -m runs/sst2            # a classifier on its run's test split
+      s2s eval -m runs/sst2 -m runs/sst2-seed2   # an ensemble of two classifiers
       s2s eval --task classify --hyp labels.txt --ref gold.txt
     """
     from s2s.text import iter_lines, split_path
@@ -56,15 +57,12 @@ def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_s
 
     setup_logging(verbose=False)
     model = models[0] if models else None
-    if len(models) > 1 and (kind := _task_of(model)) != "translate":  # the loader names any other member
-        raise click.UsageError(f"{model} is a {kind} model: several -m make an ensemble, which is for "
-                               "translation models only")
     if (hyp is None) == (model is None):
         raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
     if model is not None and task is not None:
         raise click.UsageError("--task is for --hyp: with -m the task is the model's")
     if model is not None and _task_of(model) != "translate" or task in ("classify", "tag"):
-        return _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only, batch_size,
+        return _evaluate_labels(ref, hyp, models, src, task, ref_format, as_json, score_only, batch_size,
                                 device_name)
     if hyp is not None:
         if src is not None or ref is None:
@@ -99,7 +97,7 @@ def _task_of(model: str) -> str:
     return checkpoint.task_of(checkpoint.load(checkpoint.resolve(model), require=("config",)))
 
 
-def _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only, batch_size, device_name) -> None:
+def _evaluate_labels(ref, hyp, models, src, task, ref_format, as_json, score_only, batch_size, device_name) -> None:
     """`s2s eval` for classify and tag: predictions (a file, or a model's) against references."""
     from s2s.text import iter_lines, read_lines
     from s2s.evaluate import predict_and_score, reference_labels
@@ -114,13 +112,13 @@ def _evaluate_labels(ref, hyp, model, src, task, ref_format, as_json, score_only
     else:
         from s2s.predictor import Predictor
 
-        predictor = Predictor.load(model, device_name, batch_size=batch_size)
+        predictor = Predictor.load(models, device_name, batch_size=batch_size)
         if (src is None) != (ref is None):
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
         if src is None:
             data = predictor.config.data
             if not data.test:
-                raise UserError(f"{model}: the run's config has no data.test; give --src and --ref")
+                raise UserError(f"{models[0]}: the run's config has no data.test; give --src and --ref")
             examples = read_split(predictor.task, data, data.test)
             inputs, refs, ref = examples.inputs, examples.fingerprint_lines()[1], examples.name
         else:

@@ -17,8 +17,9 @@ FORMATS = ("text", "label_first", "tsv", "conllu")
 
 
 @click.command(short_help="Label text with a classify or tag model, one line out per line in.")
-@click.option("-m", "--model", required=True, type=click.Path(exists=True),
-              help="Checkpoint file, or run directory (its best.pt), of a classify or tag run.")
+@click.option("-m", "--model", "models", required=True, multiple=True, type=click.Path(exists=True),
+              help="Checkpoint file, or run directory (its best.pt), of a classify or tag run; several -m "
+                   "label with an ensemble (their label probabilities averaged; each may have its own tokenizer).")
 @click.option("-i", "--input", "input_file", type=click.Path(exists=True, allow_dash=True, dir_okay=False),
               default="-", show_default=True,
               help="Input, UTF-8, .gz accepted ('-' = stdin): with --format text, one sentence per line "
@@ -32,7 +33,7 @@ FORMATS = ("text", "label_first", "tsv", "conllu")
 @batch_option
 @device_option
 @quiet_option
-def predict(model, input_file, input_format, output, utf8_errors, batch_size, device_name, quiet) -> None:
+def predict(models, input_file, input_format, output, utf8_errors, batch_size, device_name, quiet) -> None:
     """Label text: classify prints one label per input line, tag one line of labels per
     input line (one label per word, words split on whitespace); an empty line gives an
     empty line.
@@ -40,6 +41,7 @@ def predict(model, input_file, input_format, output, utf8_errors, batch_size, de
     \b
     Examples:
       s2s predict -m runs/sst2 < reviews.txt > labels.txt
+      s2s predict -m runs/sst2 -m runs/sst2-seed2 < reviews.txt   # an ensemble of two
       echo "The cat sat on the mat ." | s2s predict -m runs/ewt_upos
       s2s predict -m runs/ewt_upos -i $S2S_DATA/ud-english-ewt/en_ewt-ud-test.conllu --format conllu
     """
@@ -50,7 +52,7 @@ def predict(model, input_file, input_format, output, utf8_errors, batch_size, de
     setup_logging(verbose=False)
     if output != "-" and not Path(output).resolve().parent.is_dir():
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
-    predictor = Predictor.load(model, device_name, batch_size=batch_size)
+    predictor = Predictor.load(models, device_name, batch_size=batch_size)
     if input_format != "text":
         if input_file == "-":
             raise click.UsageError(f"--format {input_format} reads a file: give it with -i FILE")
