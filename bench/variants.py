@@ -10,6 +10,8 @@ IBM Model 1 aligner, trained on the same training data, aligns the target piece 
 
     python bench/variants.py                       # demo corpus, 1 minute each (about 25 minutes)
     python bench/variants.py --minutes 3 --only gru-additive gru-none-transformed_last-both
+    S2S_DATA=../shared/data python bench/variants.py -c configs/multi30k_de_en_fast.yaml --minutes 5 \
+        --set model.embed_dim=128 --set model.encoder.hidden_size=128 --set model.decoder.hidden_size=256
 """
 
 from __future__ import annotations
@@ -57,21 +59,33 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--only", nargs="+", choices=sorted(VARIANTS), help="run these variants only")
     parser.add_argument("--set", dest="overrides", action="append", default=[],
                         help="extra override for every variant (section.key=value)")
+    parser.add_argument("--keep", help="train into DIR/VARIANT and keep the runs (default: a temporary directory)")
     return parser.parse_args()
 
 
-def attention_agreement(run: Path) -> float | None:
+def teacher_links(translator: Translator, cache: dict) -> ParallelData:
+    """The validation data with IBM Model 1's links of each pair (trained on the run's training
+    data), made once per tokenizer and data: variants of one base share their tokenizer."""
+    data = translator.config.data
+    key = (*translator.tokenizer.state().values(), data.train, data.valid, data.max_len)
+    if key not in cache:
+        tokenizer = translator.tokenizer
+        train = ParallelData.load(data.train, data.src_lang, data.tgt_lang, tokenizer, data.max_len)
+        valid = ParallelData.load(data.valid, data.src_lang, data.tgt_lang, tokenizer)
+        aligner = Model1.train(*map(list, zip(*train.pairs(range(len(train))))))
+        valid.align = Pieces.from_lists([aligner.align(s, t) for s, t in valid.pairs(range(len(valid)))])
+        cache[key] = valid
+    return cache[key]
+
+
+def attention_agreement(run: Path, cache: dict) -> float | None:
     """Share of aligned validation target pieces whose teacher-forced attention argmax is the
     aligned source piece (IBM Model 1 trained on the run's training data), or None."""
     translator = Translator.load(run / checkpoint.BEST, torch.device("cpu"))
-    model, config = translator.model, translator.config
+    model = translator.model
     if model.decoder.attention is None:
         return None
-    data = config.data
-    train = ParallelData.load(data.train, data.src_lang, data.tgt_lang, translator.tokenizer, data.max_len)
-    valid = ParallelData.load(data.valid, data.src_lang, data.tgt_lang, translator.tokenizer)
-    aligner = Model1.train(*map(list, zip(*train.pairs(range(len(train))))))
-    valid.align = Pieces.from_lists([aligner.align(s, t) for s, t in valid.pairs(range(len(valid)))])
+    valid = teacher_links(translator, cache)
     hits = total = 0
     with torch.no_grad():
         for start in range(0, len(valid), 64):
@@ -93,9 +107,10 @@ def main() -> None:
     print()
     print("| variant | parameters | steps | pieces/s | validation BLEU | attention on the aligned piece |")
     print("|---|---:|---:|---:|---:|---:|")
+    cache: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in names:
-            run = Path(tmp) / name
+            run = Path(args.keep or tmp) / name
             sets = BASE + args.overrides + VARIANTS[name] + [f"train.max_minutes={args.minutes}"]
             cmd = [sys.executable, "-m", "s2s", "train", "-c", args.config, "-o", str(run), "--quiet"]
             for item in sets:
@@ -103,7 +118,7 @@ def main() -> None:
             subprocess.run(cmd, check=True, cwd=ROOT)
             windows = [window["tokens_per_s"] for window in checkpoint.train_log(run) if window["step"] > 50]
             best = checkpoint.load(run / checkpoint.BEST)
-            agree = attention_agreement(run)
+            agree = attention_agreement(run, cache)
             print(f"| {name} | {checkpoint.parameter_count(best['model']):,} | {best['meta']['step']:,} | "
                   f"{statistics.median(windows):,.0f} | {best['meta']['best_bleu']:.1f} | "
                   f"{'-' if agree is None else f'{agree:.1%}'} |", flush=True)
