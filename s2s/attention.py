@@ -7,7 +7,10 @@ general (q^T W m). Two options on top:
   p = (len - 1) * sigmoid(v_p^T tanh(W_p q)); the scores are normalised over the window
   [p - D, p + D] only and then multiplied by a Gaussian exp(-(s - p)^2 / (2 (D/2)^2))
   centred on p. As in the paper, the weights are not renormalised after the Gaussian, so
-  they sum to at most 1.
+  they sum to at most 1. With `center="diagonal"` the query at target position t predicts
+  an offset from the diagonal instead, p = clamp(t + v_p^T tanh(W_p q), 0, len - 1): the
+  window starts where a monotone translation would look (Luong's local-m) and moves from
+  there, where the sigmoid's p can settle at one end of the sentence and no longer move.
 - coverage (additive only; Tu et al. 2016, See et al. 2017): the running sum of the
   attention weights of earlier steps enters the scores, v^T tanh(W_k m + W_q q + w_c cov),
   so that the decoder can learn not to attend to the same words again.
@@ -26,9 +29,11 @@ class Attention(nn.Module):
     """One attention scoring function over a padded memory, global or local-p."""
 
     def __init__(self, *, kind: str, query_size: int, memory_size: int, window: int = 0,
-                 coverage: bool = False):
+                 coverage: bool = False, center: str = "predicted"):
         super().__init__()
-        self.kind, self.window = kind, window
+        if center not in ("predicted", "diagonal"):
+            raise ValueError(f"unknown local-p centre {center!r}")
+        self.kind, self.window, self.center = kind, window, center
         if kind == "additive":
             self.key_proj = nn.Linear(memory_size, query_size, bias=False)
             self.query_proj = nn.Linear(query_size, query_size, bias=True)
@@ -53,12 +58,13 @@ class Attention(nn.Module):
         return memory if self.key_proj is None else self.key_proj(memory)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
-                coverage: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                coverage: torch.Tensor | None = None, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """Attends for a block of queries.
 
         query: (B, T, Hq); keys: (B, S, Hq) from keys(); memory: (B, S, He);
         mask: (B, S) True on real source positions; coverage: (B, S) summed earlier weights
-        (with coverage on; T must be 1 then, as each step's coverage depends on the last).
+        (with coverage on; T must be 1 then, as each step's coverage depends on the last);
+        start: the target position of the first query (the diagonal centre counts from it).
         Returns context (B, T, He) and weights (B, T, S): 0 on padding; each row sums to 1
         (global) or at most 1 (local-p).
         """
@@ -71,7 +77,7 @@ class Attention(nn.Module):
             scores = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
         allowed = mask.unsqueeze(1)  # (B, 1, S)
         if self.window > 0:
-            centre = self.position(query, mask)  # (B, T); float32 also under bf16 autocast
+            centre = self.position(query, mask, start)  # (B, T); float32 also under bf16 autocast
             positions = torch.arange(mask.size(1), device=mask.device, dtype=torch.float32)  # (S,)
             distance = positions.view(1, 1, -1) - centre.unsqueeze(-1)  # (B, T, S)
             allowed = allowed & (distance.abs() <= self.window)
@@ -81,7 +87,12 @@ class Attention(nn.Module):
             weights = weights * torch.exp(-distance ** 2 / (2 * sigma ** 2))
         return torch.bmm(weights, memory), weights
 
-    def position(self, query: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Local-p's predicted source positions (B, T), each in [0, length - 1]."""
+    def position(self, query: torch.Tensor, mask: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Local-p's predicted source positions (B, T), each in [0, length - 1], for queries at
+        target positions start, start + 1, ..."""
         last = (mask.sum(dim=1, keepdim=True) - 1).float()  # (B, 1)
-        return last * torch.sigmoid(self.position_v(torch.tanh(self.position_proj(query))).float()).squeeze(-1)
+        raw = self.position_v(torch.tanh(self.position_proj(query))).float().squeeze(-1)  # (B, T)
+        if self.center == "predicted":
+            return last * torch.sigmoid(raw)
+        steps = start + torch.arange(query.size(1), device=query.device, dtype=torch.float32)  # (T,)
+        return torch.minimum(steps + raw, last).clamp(min=0)

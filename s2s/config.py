@@ -19,6 +19,7 @@ from s2s.schedule import SCHEDULES
 CELLS = ("rnn", "gru", "lstm")
 DECODER_CELLS = CELLS + ("cgru",)  # cgru: the conditional GRU of Nematus (s2s/decoder.py)
 ATTENTIONS = ("additive", "dot", "general", "none")
+LOCAL_CENTERS = ("predicted", "diagonal")
 CONTEXTS = ("last", "transformed_last", "transformed_mean")
 CONTEXT_USES = ("init", "input", "both")
 TOKENIZER_TYPES = ("unigram", "bpe")
@@ -107,6 +108,7 @@ class DecoderConfig:
     num_layers: int = 1
     attention: str = "additive"  # additive | dot | general | none (the classic fixed context c)
     local_window: int = 0  # D > 0: Luong's local-p attention over [p - D, p + D] (0 = global)
+    local_center: str = "predicted"  # local-p's centre: predicted (Luong) | diagonal (t + a predicted offset)
     coverage: bool = False  # additive only: past attention summed and fed into the scores
     input_feeding: bool = True  # feed the previous attentional vector into the next step
     bridge: bool = True  # with attention: first state = tanh(W [encoder's last state]), else zeros
@@ -118,6 +120,7 @@ class DecoderConfig:
         _check(self.cell in DECODER_CELLS, "model.decoder.cell", f"must be one of {DECODER_CELLS}")
         _check(self.attention in ATTENTIONS, "model.decoder.attention", f"must be one of {ATTENTIONS}")
         _check(self.local_window >= 0, "model.decoder.local_window", "must be >= 0 (0 = global attention)")
+        _check(self.local_center in LOCAL_CENTERS, "model.decoder.local_center", f"must be one of {LOCAL_CENTERS}")
         _check(self.context in CONTEXTS, "model.decoder.context", f"must be one of {CONTEXTS}")
         _check(self.context_use in CONTEXT_USES, "model.decoder.context_use", f"must be one of {CONTEXT_USES}")
         _check(not self.coverage or self.attention == "additive", "model.decoder.coverage",

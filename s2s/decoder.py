@@ -67,15 +67,17 @@ class DecoderState:
     cell: torch.Tensor | None  # (L, B, H) for LSTM, else None
     feed: torch.Tensor  # (B, H) previous attentional vector (input feeding), zeros at first
     coverage: torch.Tensor | None = None  # (B, S) attention weights summed over past steps
+    step: int = 0  # the target position of the next step (every row of a batch is at the same one)
 
     def select(self, index: torch.Tensor) -> "DecoderState":
         """Rows `index` (B',) of the batch, in that order."""
         return DecoderState(self.hidden.index_select(1, index), _rows(self.cell, index, 1),
-                            self.feed.index_select(0, index), _rows(self.coverage, index))
+                            self.feed.index_select(0, index), _rows(self.coverage, index), self.step)
 
     def head(self, n: int) -> "DecoderState":
         """The first n rows of the batch, as views."""
-        return DecoderState(self.hidden[:, :n], _head(self.cell, n, 1), self.feed[:n], _head(self.coverage, n))
+        return DecoderState(self.hidden[:, :n], _head(self.cell, n, 1), self.feed[:n], _head(self.coverage, n),
+                            self.step)
 
     def rnn_state(self) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         return self.hidden if self.cell is None else (self.hidden, self.cell)
@@ -87,7 +89,7 @@ class Decoder(nn.Module):
     def __init__(self, *, vocab_size: int, embed_dim: int, cell: str, hidden_size: int,
                  num_layers: int, attention: str, input_feeding: bool, bridge: bool,
                  memory_size: int, dropout: float, window: int = 0, coverage: bool = False,
-                 context: str = "transformed_last", context_use: str = "both"):
+                 context: str = "transformed_last", context_use: str = "both", center: str = "predicted"):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=PAD)
         self.input_feeding = input_feeding
@@ -114,7 +116,7 @@ class Decoder(nn.Module):
             combined = context_size if self.context_input else 0
         else:
             self.attention = Attention(kind=attention, query_size=hidden_size, memory_size=memory_size,
-                                       window=window, coverage=coverage)
+                                       window=window, coverage=coverage, center=center)
             combined = memory_size
         self.rnn = make_rnn("gru" if cell == "cgru" else cell, embed_dim + extra, hidden_size, num_layers, dropout)
         self.conditional = nn.GRUCell(memory_size, hidden_size) if cell == "cgru" else None  # cgru's GRU2
@@ -159,12 +161,12 @@ class Decoder(nn.Module):
         coverage = torch.zeros(memory.mask.shape, dtype=final.dtype, device=final.device) if self.has_coverage else None
         return DecoderState(hidden, cell, final.new_zeros(b, self.hidden_size), coverage)
 
-    def _output(self, out: torch.Tensor, memory: Memory,
-                coverage: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """RNN outputs (B, T, H) -> output vectors (B, T, H) and attention weights (B, T, S)
-        (zeros without attention)."""
+    def _output(self, out: torch.Tensor, memory: Memory, coverage: torch.Tensor | None = None,
+                start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        """RNN outputs (B, T, H) for target positions start, start + 1, ... -> output vectors
+        (B, T, H) and attention weights (B, T, S) (zeros without attention)."""
         if self.attention is not None:
-            context, weights = self.attention(out, memory.keys, memory.values, memory.mask, coverage)
+            context, weights = self.attention(out, memory.keys, memory.values, memory.mask, coverage, start)
         else:
             weights = out.new_zeros(out.size(0), out.size(1), memory.mask.size(1))
             if self.combine is None:
@@ -193,16 +195,16 @@ class Decoder(nn.Module):
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
         out, rnn_state = self.rnn(x, state.rnn_state())  # (B, 1, H)
         if self.conditional is None:
-            vector, weights = self._output(out, memory, state.coverage)
+            vector, weights = self._output(out, memory, state.coverage, state.step)
         else:  # cgru: attend with GRU1's output, then GRU2 reads the context
             context, weights = self.attention(out, memory.keys, memory.values, memory.mask,
-                                              state.coverage)  # (B, 1, He), (B, 1, S)
+                                              state.coverage, state.step)  # (B, 1, He), (B, 1, S)
             top = self.conditional(context[:, 0], out[:, 0])  # (B, H)
             rnn_state = torch.cat([rnn_state[:-1], top.unsqueeze(0)])  # (L, B, H)
             vector = torch.tanh(self.combine(torch.cat([top, context[:, 0]], dim=-1))).unsqueeze(1)  # (B, 1, H)
         hidden, cell = rnn_state if self.is_lstm else (rnn_state, None)
         coverage = None if state.coverage is None else state.coverage + weights[:, 0]
-        return vector[:, 0], weights[:, 0], DecoderState(hidden, cell, vector[:, 0], coverage)
+        return vector[:, 0], weights[:, 0], DecoderState(hidden, cell, vector[:, 0], coverage, state.step + 1)
 
     def forward(self, tgt_in: torch.Tensor, memory: Memory,
                 state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:

@@ -55,7 +55,7 @@ class Seq2Seq(nn.Module):
                           attention=dec.attention, input_feeding=dec.input_feeding,
                           bridge=dec.bridge, memory_size=encoder.output_size,
                           dropout=config.dropout, window=dec.local_window, coverage=dec.coverage,
-                          context=dec.context, context_use=dec.context_use)
+                          context=dec.context, context_use=dec.context_use, center=dec.local_center)
         model = cls(encoder, decoder, tgt_vocab_size, config.tie_embeddings, config.share_embeddings,
                     config.alignment_head)
         model.reset_parameters()

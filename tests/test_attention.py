@@ -63,6 +63,22 @@ def test_local_p_matches_hand_computation():
     torch.testing.assert_close(weights[1, 0], torch.tensor([g / 3, 1 / 3, g / 3, 0.0, 0.0]))
 
 
+def test_the_diagonal_centre_is_the_target_position_plus_a_predicted_offset():
+    """p = clamp(t + v_p . tanh(W_p q), 0, len - 1), t counted from `start`."""
+    attention = Attention(kind="dot", query_size=1, memory_size=1, window=1, center="diagonal")
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])  # lengths 5 and 3
+    query = torch.ones(2, 4, 1)  # (B, T = 4, H)
+    torch.nn.init.zeros_(attention.position_v.weight)
+    diagonal = torch.tensor([[1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 2.0, 2.0]])  # t = 1..4, at most len - 1
+    torch.testing.assert_close(attention.position(query, mask, start=1), diagonal)
+    torch.nn.init.constant_(attention.position_proj.weight, 100.0)  # tanh(W_p q) = 1
+    torch.nn.init.constant_(attention.position_v.weight, -1.5)  # an offset of -1.5 pieces
+    torch.testing.assert_close(attention.position(query, mask, start=1),
+                               torch.tensor([[0.0, 0.5, 1.5, 2.5], [0.0, 0.5, 1.5, 2.0]]))
+    with pytest.raises(ValueError, match="centre"):
+        Attention(kind="dot", query_size=1, memory_size=1, window=1, center="middle")
+
+
 def test_local_p_weights_stay_inside_the_window_and_the_sentence():
     torch.manual_seed(0)
     attention = Attention(kind="general", query_size=6, memory_size=6, window=2)

@@ -13,11 +13,13 @@ from s2s.tokenizer import BOS, PAD
 
 V = 13
 # Every cell with every decoder variant: attention scorings with and without input
-# feeding, local-p, coverage, and no attention with each context and each use of it.
+# feeding, local-p (both centres), coverage, and no attention with each context and each use of it.
 VARIANTS = (
     [dict(attention=a, input_feeding=f) for a, f in itertools.product(["additive", "dot", "general"], [True, False])]
     + [dict(attention="general", local_window=2), dict(attention="additive", local_window=1, input_feeding=False),
-       dict(attention="additive", coverage=True), dict(attention="additive", coverage=True, input_feeding=False)]
+       dict(attention="additive", coverage=True), dict(attention="additive", coverage=True, input_feeding=False),
+       dict(attention="general", local_window=2, local_center="diagonal"),
+       dict(attention="dot", local_window=1, local_center="diagonal", input_feeding=False)]
     + [dict(attention="none", input_feeding=False, context=c, context_use=u)
        for c, u in itertools.product(["last", "transformed_last", "transformed_mean"], ["init", "input", "both"])]
 )
@@ -268,3 +270,19 @@ def test_every_variant_learns_the_demo_corpus(cell, variant, demo_corpus, tokeni
         optimizer.step()
         losses.append(loss.item())
     assert statistics.median(losses[-5:]) < 0.8 * losses[0]  # the median: robust to one spike
+
+
+def test_stepping_counts_the_target_position_that_the_diagonal_centre_starts_from():
+    from s2s.decoder import Decoder, Memory
+    torch.manual_seed(0)
+    decoder = Decoder(vocab_size=7, embed_dim=4, cell="gru", hidden_size=6, num_layers=1, attention="general",
+                      input_feeding=True, bridge=True, memory_size=6, dropout=0.0, window=1, center="diagonal")
+    starts, position = [], decoder.attention.position
+    decoder.attention.position = lambda query, mask, start=0: starts.append(start) or position(query, mask, start)
+    values = torch.randn(2, 5, 6)
+    memory = Memory(values, decoder.attention.keys(values), torch.ones(2, 5, dtype=torch.bool))
+    state = decoder.init_state(torch.randn(2, 6), memory)
+    for _ in range(3):
+        _, _, state = decoder.step(torch.tensor([1, 2]), memory, state)
+    assert starts == [0, 1, 2] and state.step == 3
+    assert state.select(torch.tensor([1])).step == 3 and state.head(1).step == 3
