@@ -42,6 +42,8 @@ VARIANTS = {
     "gru-general": ["model.decoder.attention=general"],
     "gru-additive-no-feeding": ["model.decoder.input_feeding=false"],
     "gru-general-local-p": ["model.decoder.attention=general", "model.decoder.local_window=4"],
+    "gru-general-local-diagonal": ["model.decoder.attention=general", "model.decoder.local_window=4",
+                                   "model.decoder.local_center=diagonal"],
     "gru-additive-coverage": ["model.decoder.coverage=true"],
     "gru-additive-guided": ["train.guided_alignment=1.0"],
     "rnn-additive": ["model.encoder.cell=rnn", "model.decoder.cell=rnn"],
