@@ -24,6 +24,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from s2s.config import LOCAL_CENTERS
+
 
 class Attention(nn.Module):
     """One attention scoring function over a padded memory, global or local-p."""
@@ -31,7 +33,7 @@ class Attention(nn.Module):
     def __init__(self, *, kind: str, query_size: int, memory_size: int, window: int = 0,
                  coverage: bool = False, center: str = "predicted"):
         super().__init__()
-        if center not in ("predicted", "diagonal"):
+        if center not in LOCAL_CENTERS:
             raise ValueError(f"unknown local-p centre {center!r}")
         self.kind, self.window, self.center = kind, window, center
         if kind == "additive":

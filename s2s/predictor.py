@@ -50,9 +50,9 @@ class Predictor:
         """Loads a classify or tag checkpoint (or a run directory's best.pt) onto `device`
         ("auto": a CUDA GPU when there is one); several paths load an ensemble."""
         paths = [model_path] if isinstance(model_path, (str, Path)) else list(model_path)
-        members = [_load_member(path) for path in paths]
-        config, tokenizer, labels, model = members[0]
-        for path, (other_config, _, other_labels, _) in zip(paths[1:], members[1:]):
+        members = [_load_member(path) for path in paths]  # (model, tokenizer, labels, config)
+        model, tokenizer, labels, config = members[0]
+        for path, (_, _, other_labels, other_config) in zip(paths[1:], members[1:]):
             if other_config.task != config.task:
                 raise UserError(f"{path} is a {other_config.task} model and {paths[0]} a {config.task} model: "
                                 "an ensemble's members share their task")
@@ -61,7 +61,7 @@ class Predictor:
                                 f"label set ({' '.join(sorted(set(other_labels.labels) ^ set(labels.labels)))} "
                                 "in only one of them)")
         return cls(model, tokenizer, labels, config, resolve_device(device), batch_size,
-                   more=[(m, t, labels_) for _, t, labels_, m in members[1:]])
+                   more=[member[:3] for member in members[1:]])
 
     def inputs(self, lines: list[str]) -> list:
         """What the model reads from raw lines: the text, or a tag line's words."""
@@ -105,8 +105,8 @@ class Predictor:
             yield from self.predict(self.inputs(chunk))
 
 
-def _load_member(model_path: str | Path) -> tuple[Config, Tokenizer, LabelSet, nn.Module]:
-    """One classify or tag checkpoint's config, tokenizer, labels and model (on the CPU)."""
+def _load_member(model_path: str | Path) -> tuple[nn.Module, Tokenizer, LabelSet, Config]:
+    """One classify or tag checkpoint's model (on the CPU), tokenizer, labels and config."""
     path = checkpoint.resolve(model_path)
     content = checkpoint.load(path, map_location="cpu", require=("config", "tokenizer", "model"))
     task = checkpoint.task_of(content)
@@ -123,4 +123,4 @@ def _load_member(model_path: str | Path) -> tuple[Config, Tokenizer, LabelSet, n
     except (UserError, RuntimeError, ValueError, TypeError, KeyError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(f"{path}: the checkpoint's parts do not fit together: {first}") from None
-    return config, tokenizer, labels, model
+    return model, tokenizer, labels, config
