@@ -29,6 +29,13 @@ CGRU_VARIANTS += [dict(attention="general", local_window=2, input_feeding=False)
 CASES = [(cell, variant) for cell in ["rnn", "gru", "lstm"] for variant in VARIANTS]
 CASES += [("cgru", variant) for variant in CGRU_VARIANTS]
 IDS = ["-".join([cell] + [f"{k}={v}" for k, v in variant.items()]) for cell, variant in CASES]
+# Training on the demo takes seconds a case, so it runs once for each decoder variant, the
+# three cells taking turns, and once for each cgru variant (28 cases of the grid's 70): each
+# variant learns at least once, and each cell with and without attention. The fast invariants
+# above still run on the whole grid.
+LEARN_CASES = [(("rnn", "gru", "lstm")[i % 3], variant) for i, variant in enumerate(VARIANTS)]
+LEARN_CASES += [("cgru", variant) for variant in CGRU_VARIANTS]
+LEARN_IDS = ["-".join([cell] + [f"{k}={v}" for k, v in variant.items()]) for cell, variant in LEARN_CASES]
 
 
 def encoder_cell(cell: str) -> str:
@@ -243,7 +250,7 @@ def test_tiny_model_overfits_a_handful_of_pairs(cell, variant):
         assert (log_probs.argmax(-1)[real] == expected[real]).all()
 
 
-@pytest.mark.parametrize("cell,variant", CASES, ids=IDS)
+@pytest.mark.parametrize("cell,variant", LEARN_CASES, ids=LEARN_IDS)
 def test_every_variant_learns_the_demo_corpus(cell, variant, demo_corpus, tokenizer):
     """40 Adam steps on 256 demo pairs: the loss falls well below where it started (that
     every variant can fit a few pairs exactly is the test above)."""
