@@ -1,4 +1,5 @@
-"""Shared fixtures: a small demo corpus, a tokenizer trained on it, tiny configs."""
+"""Shared fixtures: a small demo corpus, a tokenizer trained on it, tiny configs, and a tiny run
+trained through the command line (with `cli`, which runs s2s in this process)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from s2s.cli import main
 from s2s.config import Config, DataConfig, DecoderConfig, EncoderConfig, ModelConfig, TokenizerConfig, TrainConfig
+from s2s.configfile import dump_config
 from s2s.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,3 +105,20 @@ def demo_run(tmp_path_factory) -> Path:
                     "-o", str(root / "run"), "--quiet", "--set", f"data.train={prefix}/train",
                     "--set", f"data.valid={prefix}/valid", "--set", "train.max_steps=600"], check=True, cwd=root)
     return root
+
+
+def cli(*args, input=None):
+    """Runs `s2s ARGS` in this process; the result has exit_code, stdout and output."""
+    return CliRunner().invoke(main, [str(a) for a in args], input=input)
+
+
+@pytest.fixture(scope="session")
+def trained(demo_corpus, tmp_path_factory) -> Path:
+    """A run directory trained for 20 steps through `s2s train`, validated at steps 10 and 20,
+    with the demo's validation split as its test split. Tests read it and never write into it."""
+    root = tmp_path_factory.mktemp("cli")
+    dump_config(tiny_config(demo_corpus), root / "tiny.yaml")
+    result = cli("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=20",
+                 "--set", "train.valid_every=10", "--set", f"data.test={demo_corpus / 'valid'}")
+    assert result.exit_code == 0, result.output
+    return root / "run"

@@ -6,26 +6,20 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
 from s2s.alignment import Gold, error_rate, parse_links
-from s2s.cli import main
 from s2s.configfile import dump_config
-from tests.conftest import load_demo_module, tiny_config
+from tests.conftest import cli, load_demo_module, tiny_config
 
 SOURCES = ["The dog sees a cat.", "", "Some big kings follow the girls near a river.", "A bird.", "x y"]
 TARGETS = ["Ka vorn mi miset vidit.", "Ka vorn.", "", "Mi tiral ✈.", "  "]
-
-
-def run(*args, input=None):
-    return CliRunner().invoke(main, [str(a) for a in args], input=input)
 
 
 @pytest.fixture(scope="module")
 def model(demo_corpus, tmp_path_factory):
     root = tmp_path_factory.mktemp("align")
     dump_config(tiny_config(demo_corpus), root / "tiny.yaml")
-    result = run("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=10")
+    result = cli("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=10")
     assert result.exit_code == 0, result.output
     return root / "run"
 
@@ -38,7 +32,7 @@ def pairs(tmp_path):
 
 
 def test_one_line_per_pair_with_links_inside_the_words(model, pairs, tmp_path):
-    result = run("align", "-m", model, "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "out")
+    result = cli("align", "-m", model, "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "out").read_text(encoding="utf-8").split("\n")
     assert lines[-1] == "" and len(lines) - 1 == len(SOURCES)
@@ -53,7 +47,7 @@ def test_one_line_per_pair_with_links_inside_the_words(model, pairs, tmp_path):
 
 def test_both_directions_combined_lie_between_intersection_and_union(model, pairs):
     def links(*options):
-        result = run("align", "-m", model, "--src", pairs[0], "--tgt", pairs[1], *options)
+        result = cli("align", "-m", model, "--src", pairs[0], "--tgt", pairs[1], *options)
         assert result.exit_code == 0, result.output
         lines = result.output.split("\n")
         assert len(lines) == len(SOURCES) + 1 and lines[-1] == ""
@@ -71,21 +65,21 @@ def test_both_directions_combined_lie_between_intersection_and_union(model, pair
 def test_files_that_do_not_pair_up_are_named(model, pairs, tmp_path):
     short = tmp_path / "short"
     short.write_text("Ka vorn.\n", encoding="utf-8")
-    result = run("align", "-m", model, "--src", pairs[0], "--tgt", short)
+    result = cli("align", "-m", model, "--src", pairs[0], "--tgt", short)
     assert result.exit_code == 1
     assert f"--src {pairs[0]} has {len(SOURCES)} lines but --tgt {short} has 1" in result.output
     gz = tmp_path / "short.gz"  # compressed: not counted beforehand, found out while reading
     subprocess.run(["gzip", "-k", str(short)], check=True)
-    result = run("align", "-m", model, "--src", pairs[0], "--tgt", gz, "-o", tmp_path / "out")
+    result = cli("align", "-m", model, "--src", pairs[0], "--tgt", gz, "-o", tmp_path / "out")
     assert result.exit_code == 1 and f"--tgt {gz} ends after 1 lines" in result.output
     assert "was not written" in result.output and not (tmp_path / "out").exists()
 
 
 def test_translate_adds_the_alignment_to_every_format(model):
     text = "".join(line + "\n" for line in SOURCES)
-    plain = run("translate", "-m", model, "--alignments", input=text).output.split("\n")[:-1]
-    scored = run("translate", "-m", model, "--alignments", "--scores", input=text).output.split("\n")[:-1]
-    nbest = run("translate", "-m", model, "--alignments", "--nbest", "2", input=text).output.split("\n")[:-1]
+    plain = cli("translate", "-m", model, "--alignments", input=text).output.split("\n")[:-1]
+    scored = cli("translate", "-m", model, "--alignments", "--scores", input=text).output.split("\n")[:-1]
+    nbest = cli("translate", "-m", model, "--alignments", "--nbest", "2", input=text).output.split("\n")[:-1]
     assert len(plain) == len(scored) == len(SOURCES) and len(nbest) == 2 * len(SOURCES)
     for source, row, scored_row, best in zip(SOURCES, plain, scored, nbest[::2]):
         translation, links = row.split("\t")

@@ -5,21 +5,16 @@ import random
 
 import pytest
 import torch
-from click.testing import CliRunner
 
 from s2s import checkpoint
-from s2s.cli import main
 from s2s.configfile import dump_config, from_dict
 from s2s.run import train
+from tests.conftest import cli
 
 POSITIVE, NEGATIVE = ["good", "great", "fine", "lovely"], ["bad", "awful", "dull", "boring"]
 FILLER = ["the", "film", "was", "a", "plot", "very", "and", "actors", "it", "story"]
 TAGS = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "bird": "NOUN", "child": "NOUN",
         "sees": "VERB", "likes": "VERB", "chases": "VERB", "big": "ADJ", "small": "ADJ", "red": "ADJ", ".": "PUNCT"}
-
-
-def run(*args, input=None):
-    return CliRunner().invoke(main, [str(a) for a in args], input=input)
 
 
 def review(rng):
@@ -57,7 +52,7 @@ def classify_run(tmp_path_factory):
         (root / f"{split}.sst").write_text("".join(" ".join(review(rng)) + "\n" for _ in range(n)))
     config = tiny("classify", root, 40, train=str(root / "train.sst"), valid=str(root / "valid.sst"),
                   test=str(root / "test.sst"), format="label_first")
-    result = run("train", "-c", root / "classify.yaml", "-o", root / "run")
+    result = cli("train", "-c", root / "classify.yaml", "-o", root / "run")
     assert result.exit_code == 0, result.output
     return root, config
 
@@ -72,7 +67,7 @@ def tag_run(tmp_path_factory):
         (root / f"{split}.tags").write_text("".join(" ".join(TAGS[w] for w in s) + "\n" for s in sentences))
     config = tiny("tag", root, 24, train=str(root / "train"), valid=str(root / "valid"), test=str(root / "valid"),
                   src_lang="words", tgt_lang="tags")
-    result = run("train", "-c", root / "tag.yaml", "-o", root / "run")
+    result = cli("train", "-c", root / "tag.yaml", "-o", root / "run")
     assert result.exit_code == 0, result.output
     return root, config
 
@@ -84,7 +79,7 @@ def test_a_classifier_learns_its_task_and_reports_accuracy(classify_run):
     assert best["labels"] == ["0", "1"] and best["meta"]["metric"] == "accuracy"
     assert best["meta"]["best_score"] >= 90, best["meta"]
     assert "accuracy" in (root / "run" / "train.log").read_text()
-    result = run("eval", "-m", root / "run", "--json")
+    result = cli("eval", "-m", root / "run", "--json")
     assert result.exit_code == 0, result.output
     import json
     scores = json.loads(result.stdout)
@@ -95,22 +90,22 @@ def test_a_classifier_learns_its_task_and_reports_accuracy(classify_run):
 def test_predict_gives_one_line_per_input_line_and_empty_for_empty(classify_run, tmp_path):
     root, _ = classify_run
     lines = ["good good film", "", "awful boring plot", "   ", "the film was lovely and fine"]
-    result = run("predict", "-m", root / "run", input="\n".join(lines) + "\n")
+    result = cli("predict", "-m", root / "run", input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     assert result.stdout.split("\n") == ["1", "", "0", "", "1", ""]
     (tmp_path / "in.txt").write_text("\n".join(lines * 50) + "\n")
-    result = run("predict", "-m", root / "run", "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt",
+    result = cli("predict", "-m", root / "run", "-i", tmp_path / "in.txt", "-o", tmp_path / "out.txt",
                  "--batch-size", 7)
     assert result.exit_code == 0 and (tmp_path / "out.txt").read_text().split("\n") == ["1", "", "0", "", "1"] * 50 + [""]
-    result = run("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "label_first")
+    result = cli("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "label_first")
     assert result.exit_code == 0 and len(result.stdout.splitlines()) == 80
     gold = [line.split()[0] for line in (root / "test.sst").read_text().splitlines()]
     (tmp_path / "hyp").write_text(result.stdout)
     (tmp_path / "ref").write_text("\n".join(gold) + "\n")
-    by_file = run("eval", "--task", "classify", "--hyp", tmp_path / "hyp", "--ref", tmp_path / "ref", "-b")
-    by_model = run("eval", "-m", root / "run", "-b")
+    by_file = cli("eval", "--task", "classify", "--hyp", tmp_path / "hyp", "--ref", tmp_path / "ref", "-b")
+    by_model = cli("eval", "-m", root / "run", "-b")
     assert by_file.exit_code == 0 and by_file.stdout == by_model.stdout
-    by_format = run("eval", "--task", "classify", "--hyp", tmp_path / "hyp", "--ref", root / "test.sst",
+    by_format = cli("eval", "--task", "classify", "--hyp", tmp_path / "hyp", "--ref", root / "test.sst",
                     "--ref-format", "label_first", "-b")
     assert by_format.stdout == by_model.stdout
 
@@ -121,36 +116,36 @@ def test_a_tagger_gives_every_word_one_label_even_unseen_ones(tag_run):
     best = checkpoint.load(root / "run" / "best.pt")
     assert best["meta"]["best_score"] >= 95, best["meta"]
     lines = ["the big dog sees a cat .", "", "a zqxjvw chases the Ünïcødé-bird .", "dog"]
-    result = run("predict", "-m", root / "run", input="\n".join(lines) + "\n")
+    result = cli("predict", "-m", root / "run", input="\n".join(lines) + "\n")
     assert result.exit_code == 0, result.output
     out = result.stdout.split("\n")[:-1]
     assert [len(o.split()) for o in out] == [len(line.split()) for line in lines]
     assert out[0] == "DET ADJ NOUN VERB DET NOUN PUNCT" and out[1] == ""
     assert out[2].split()[0] == "DET" and out[2].split()[-1] == "PUNCT"
-    result = run("eval", "-m", root / "run")
+    result = cli("eval", "-m", root / "run")
     assert result.exit_code == 0 and result.stdout.startswith("accuracy = ") and "NOUN: P" in result.stdout
 
 
 @pytest.mark.slow
 def test_info_and_translate_know_a_labelers_task(classify_run):
     root, _ = classify_run
-    result = run("info", root / "run")
+    result = cli("info", root / "run")
     assert result.exit_code == 0 and "task: classify" in result.stdout and "best_valid_accuracy" in result.stdout
-    result = run("translate", "-m", root / "run", input="good\n")
+    result = cli("translate", "-m", root / "run", input="good\n")
     assert result.exit_code == 1 and "is a classify model, not a translator: use s2s predict" in result.output
-    result = run("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "conllu")
+    result = cli("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "conllu")
     assert result.exit_code == 1 and "not a format of task classify" in result.output
-    alone, twice = run("eval", "-m", root / "run", "-b"), run("eval", "-m", root / "run", "-m", root / "run", "-b")
+    alone, twice = cli("eval", "-m", root / "run", "-b"), cli("eval", "-m", root / "run", "-m", root / "run", "-b")
     assert twice.exit_code == 0 and twice.stdout == alone.stdout  # an ensemble of one model twice is that model
-    result = run("predict", "-m", root / "run", "-m", root / "run" / "best.pt",
+    result = cli("predict", "-m", root / "run", "-m", root / "run" / "best.pt",
                  input="good good film\n\nawful boring plot\n")
     assert result.exit_code == 0 and result.stdout.split("\n") == ["1", "", "0", ""]
-    result = run("translate", "-m", root / "run", "-m", root / "run", input="good\n")
+    result = cli("translate", "-m", root / "run", "-m", root / "run", input="good\n")
     assert result.exit_code == 1 and "is a classify model, not a translator" in result.output
 
 
 def test_predict_refuses_a_translator(demo_run):
-    result = run("predict", "-m", demo_run / "run", input="x\n")
+    result = cli("predict", "-m", demo_run / "run", input="x\n")
     assert result.exit_code == 1 and "is a translation model: use s2s translate" in result.output
 
 
