@@ -22,7 +22,7 @@ def test_the_public_names_are_exported_and_import_s2s_stays_light():
 
 
 @pytest.fixture(scope="module")
-def trained(demo_corpus, tmp_path_factory):
+def api_run(demo_corpus, tmp_path_factory):
     """s2s.train on a config file with overrides, as docs/python.md shows."""
     run = tmp_path_factory.mktemp("api") / "run"
     progress = s2s.train(ROOT / "configs" / "demo.yaml", run, device="cpu", overrides=[
@@ -32,22 +32,22 @@ def trained(demo_corpus, tmp_path_factory):
     return run, progress
 
 
-def test_train_writes_a_run_the_translator_loads(trained, demo_corpus):
-    run, progress = trained
+def test_train_writes_a_run_the_translator_loads(api_run, demo_corpus):
+    run, progress = api_run
     assert isinstance(progress, s2s.Progress) and progress.step == 20
     assert (run / "best.pt").is_file() and (run / "config.yaml").is_file()
     config = s2s.load_config(run / "config.yaml")
     assert isinstance(config, s2s.Config) and config.train.max_steps == 20
 
 
-def test_train_resumes_from_the_run_directory_alone(trained):
-    run, _ = trained
+def test_train_resumes_from_the_run_directory_alone(api_run):
+    run, _ = api_run
     progress = s2s.train(None, run, resume=True, device="cpu", overrides=["train.max_steps=30"])
     assert progress.step == 30
 
 
-def test_translator_translates_nbest_attention_and_other_search(trained):
-    run, _ = trained
+def test_translator_translates_nbest_attention_and_other_search(api_run):
+    run, _ = api_run
     translator = s2s.Translator.load(run, device="cpu")
     lines = ["the dog sees a cat .", "", "the cat runs . the dog sleeps ."]
     texts = translator.translate(lines)
@@ -73,8 +73,8 @@ def test_translator_translates_nbest_attention_and_other_search(trained):
         translator.with_search(beam_size=3)
 
 
-def test_score_describe_and_user_errors(trained, tmp_path):
-    run, _ = trained
+def test_score_describe_and_user_errors(api_run, tmp_path):
+    run, _ = api_run
     bleu, chrf = s2s.score(["a black cat sits on the mat ."], ["a black cat sits on the mat ."])
     assert isinstance(bleu, s2s.Score) and bleu.score == pytest.approx(100.0) and chrf.name == "chrF2"
     with pytest.raises(s2s.UserError):

@@ -8,20 +8,10 @@ import sys
 import pytest
 
 from s2s.alignment import Gold, error_rate, parse_links
-from s2s.configfile import dump_config
-from tests.conftest import cli, load_demo_module, tiny_config
+from tests.conftest import cli, load_demo_module
 
 SOURCES = ["The dog sees a cat.", "", "Some big kings follow the girls near a river.", "A bird.", "x y"]
 TARGETS = ["Ka vorn mi miset vidit.", "Ka vorn.", "", "Mi tiral ✈.", "  "]
-
-
-@pytest.fixture(scope="module")
-def model(demo_corpus, tmp_path_factory):
-    root = tmp_path_factory.mktemp("align")
-    dump_config(tiny_config(demo_corpus), root / "tiny.yaml")
-    result = cli("train", "-c", root / "tiny.yaml", "-o", root / "run", "--set", "train.max_steps=10")
-    assert result.exit_code == 0, result.output
-    return root / "run"
 
 
 @pytest.fixture
@@ -31,8 +21,8 @@ def pairs(tmp_path):
     return tmp_path / "src", tmp_path / "tgt"
 
 
-def test_one_line_per_pair_with_links_inside_the_words(model, pairs, tmp_path):
-    result = cli("align", "-m", model, "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "out")
+def test_one_line_per_pair_with_links_inside_the_words(trained, pairs, tmp_path):
+    result = cli("align", "-m", trained, "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "out")
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "out").read_text(encoding="utf-8").split("\n")
     assert lines[-1] == "" and len(lines) - 1 == len(SOURCES)
@@ -45,41 +35,41 @@ def test_one_line_per_pair_with_links_inside_the_words(model, pairs, tmp_path):
         assert all(i < len(source.split()) for i, _ in links)
 
 
-def test_both_directions_combined_lie_between_intersection_and_union(model, pairs):
+def test_both_directions_combined_lie_between_intersection_and_union(trained, pairs):
     def links(*options):
-        result = cli("align", "-m", model, "--src", pairs[0], "--tgt", pairs[1], *options)
+        result = cli("align", "-m", trained, "--src", pairs[0], "--tgt", pairs[1], *options)
         assert result.exit_code == 0, result.output
         lines = result.output.split("\n")
         assert len(lines) == len(SOURCES) + 1 and lines[-1] == ""
         return [parse_links(line, f"line {n}") for n, line in enumerate(lines[:-1], 1)]
 
     one = links()
-    low = links("--backward", model, "--symmetrize", "intersection")
-    high = links("--backward", model, "--symmetrize", "union")
+    low = links("--backward", trained, "--symmetrize", "intersection")
+    high = links("--backward", trained, "--symmetrize", "union")
     assert any(high) and all(a <= b for a, b in zip(low, high))
     for method in ("grow-diag", "grow-diag-final", "grow-diag-final-and"):
-        for a, b, c, single in zip(low, links("--backward", model, "--symmetrize", method), high, one):
+        for a, b, c, single in zip(low, links("--backward", trained, "--symmetrize", method), high, one):
             assert a <= b <= c and a <= single <= c
 
 
-def test_files_that_do_not_pair_up_are_named(model, pairs, tmp_path):
+def test_files_that_do_not_pair_up_are_named(trained, pairs, tmp_path):
     short = tmp_path / "short"
     short.write_text("Ka vorn.\n", encoding="utf-8")
-    result = cli("align", "-m", model, "--src", pairs[0], "--tgt", short)
+    result = cli("align", "-m", trained, "--src", pairs[0], "--tgt", short)
     assert result.exit_code == 1
     assert f"--src {pairs[0]} has {len(SOURCES)} lines but --tgt {short} has 1" in result.output
     gz = tmp_path / "short.gz"  # compressed: not counted beforehand, found out while reading
     subprocess.run(["gzip", "-k", str(short)], check=True)
-    result = cli("align", "-m", model, "--src", pairs[0], "--tgt", gz, "-o", tmp_path / "out")
+    result = cli("align", "-m", trained, "--src", pairs[0], "--tgt", gz, "-o", tmp_path / "out")
     assert result.exit_code == 1 and f"--tgt {gz} ends after 1 lines" in result.output
     assert "was not written" in result.output and not (tmp_path / "out").exists()
 
 
-def test_translate_adds_the_alignment_to_every_format(model):
+def test_translate_adds_the_alignment_to_every_format(trained):
     text = "".join(line + "\n" for line in SOURCES)
-    plain = cli("translate", "-m", model, "--alignments", input=text).output.split("\n")[:-1]
-    scored = cli("translate", "-m", model, "--alignments", "--scores", input=text).output.split("\n")[:-1]
-    nbest = cli("translate", "-m", model, "--alignments", "--nbest", "2", input=text).output.split("\n")[:-1]
+    plain = cli("translate", "-m", trained, "--alignments", input=text).output.split("\n")[:-1]
+    scored = cli("translate", "-m", trained, "--alignments", "--scores", input=text).output.split("\n")[:-1]
+    nbest = cli("translate", "-m", trained, "--alignments", "--nbest", "2", input=text).output.split("\n")[:-1]
     assert len(plain) == len(scored) == len(SOURCES) and len(nbest) == 2 * len(SOURCES)
     for source, row, scored_row, best in zip(SOURCES, plain, scored, nbest[::2]):
         translation, links = row.split("\t")
@@ -92,7 +82,7 @@ def test_translate_adds_the_alignment_to_every_format(model):
 @pytest.mark.slow
 def test_the_demo_models_alignments_are_close_to_the_demos_own(demo_run, tmp_path):
     """The demo corpus knows which Demish word translates which English word: forced
-    alignment with the demo model (600 steps) finds most of those links."""
+    alignment with the demo trained (600 steps) finds most of those links."""
     rng = random.Random(11)
     pairs = [load_demo_module().aligned_pair(rng) for _ in range(200)]
     (tmp_path / "en").write_text("".join(p[0] + "\n" for p in pairs), encoding="utf-8")
@@ -101,4 +91,4 @@ def test_the_demo_models_alignments_are_close_to_the_demos_own(demo_run, tmp_pat
                           "--tgt", tmp_path / "dm"], check=True, capture_output=True, text=True).stdout
     found = [parse_links(line, f"line {n}") for n, line in enumerate(out.splitlines(), 1)]
     rate = error_rate(found, [Gold(frozenset(p[2]), frozenset(p[2])) for p in pairs])
-    assert rate.aer <= 0.12, rate  # 0.06 measured; a model that had not learnt would be near 0.9
+    assert rate.aer <= 0.12, rate  # 0.06 measured; a trained that had not learnt would be near 0.9
