@@ -73,11 +73,12 @@ class AlignmentHead(nn.Module):
         """src (B, S) and tgt (B, T) piece ids (tgt: the pieces to align), values (B, S, He) the
         encoder's outputs, mask (B, S) True on real positions, vectors (B, T, H) the decoder's
         output vectors that predicted tgt, attention (B, T, S) or None, and the model's
-        embeddings of src (B, S, E) and tgt (B, T, E) -> weights (B, T, S)."""
-        vectors = vectors.detach()
+        embeddings of src (B, S, E) and tgt (B, T, E) -> weights (B, T, S). The head computes
+        in fp32, also in a bf16 model (s2s.precision)."""
+        vectors = vectors.detach().float()
         following = F.pad(vectors[:, 1:], (0, 0, 0, 1))  # (B, T, H) v_t+1, zeros after the last
-        query = self.query(torch.cat([vectors, following, tgt_embedded.detach()], dim=-1))  # (B, T, A)
-        keys = self.keys(torch.cat([values, src_embedded], dim=-1).detach())  # (B, S, A)
+        query = self.query(torch.cat([vectors, following, tgt_embedded.detach().float()], dim=-1))  # (B, T, A)
+        keys = self.keys(torch.cat([values.float(), src_embedded.float()], dim=-1).detach())  # (B, S, A)
         scores = query @ keys.transpose(1, 2) * self.scale  # (B, T, S)
         scores = scores + self.target_lexicon(tgt) @ self.source_lexicon(src).transpose(1, 2)  # (B, T, S)
         if self.prior is not None and attention is not None:

@@ -17,6 +17,11 @@ general (q^T W m). Two options on top:
 
 The memory-side projection is computed once per batch by `keys()` and handed back in with
 every query, so nothing is cached on the module between calls.
+
+Attention computes in fp32 whatever its query's format, and hands the context back in the
+query's: in a bf16 model (`s2s.precision`) it keeps fp32 weights, as the CPU runs its tanh,
+its products with one output column (v) and its small batched products slower in bf16
+than in fp32.
 """
 
 from __future__ import annotations
@@ -56,7 +61,8 @@ class Attention(nn.Module):
             self.position_v = nn.Linear(query_size, 1, bias=False)  # v_p
 
     def keys(self, memory: torch.Tensor) -> torch.Tensor:
-        """Projects the memory once per batch: (B, S, He) -> (B, S, Hq)."""
+        """Projects the memory once per batch: (B, S, He) -> (B, S, Hq), in fp32."""
+        memory = memory.float()
         return memory if self.key_proj is None else self.key_proj(memory)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
@@ -68,8 +74,10 @@ class Attention(nn.Module):
         (with coverage on; T must be 1 then, as each step's coverage depends on the last);
         start: the target position of the first query (the diagonal centre counts from it).
         Returns context (B, T, He) and weights (B, T, S): 0 on padding; each row sums to 1
-        (global) or at most 1 (local-p).
+        (global) or at most 1 (local-p). The context comes in the query's format, the
+        weights in fp32.
         """
+        given, query, memory = query.dtype, query.float(), memory.float()  # no copies when fp32
         if self.kind == "additive":
             hidden = keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2)  # (B, T, S, Hq)
             if self.coverage is not None:
@@ -87,7 +95,7 @@ class Attention(nn.Module):
         if self.window > 0:
             sigma = self.window / 2
             weights = weights * torch.exp(-distance ** 2 / (2 * sigma ** 2))
-        return torch.bmm(weights, memory), weights
+        return torch.bmm(weights, memory).to(given), weights
 
     def position(self, query: torch.Tensor, mask: torch.Tensor, start: int = 0) -> torch.Tensor:
         """Local-p's predicted source positions (B, T), each in [0, length - 1], for queries at

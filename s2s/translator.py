@@ -31,6 +31,7 @@ from s2s.devices import resolve_device
 from s2s.ensemble import Ensemble
 from s2s.model import Seq2Seq
 from s2s.errors import UserError
+from s2s import precision as precisions
 from s2s.quantize import quantize as quantize_model
 from s2s.result import Attention, Translation, join_nbest
 from s2s.search import search
@@ -67,12 +68,14 @@ class Translator:
     shortlist_path: Path | None = None  # where the model's shortlist is (None for an ensemble)
     shortlist: Shortlist | None = None  # loaded once search.shortlist asks for it
     shortlisted: ShortlistModel | None = field(default=None, repr=False)  # the model over it, made once
+    precision: str = "fp32"  # what the model computes in: fp32 or bf16 (s2s.precision)
 
     @classmethod
     def load(cls, model_path: str | Path | list[str | Path], device: str | torch.device = "auto",
-             quantize: str | None = None, **settings) -> "Translator":
+             quantize: str | None = None, precision: str = "auto", **settings) -> "Translator":
         """Loads a checkpoint file or a run directory's best checkpoint onto `device` ("auto":
-        a CUDA GPU when there is one; `quantize`="int8": with int8 weights, for the CPU).
+        a CUDA GPU when there is one; `quantize`="int8": with int8 weights, for the CPU;
+        `precision`: "fp32", "bf16", or "auto", bf16 where the device multiplies it in hardware).
         A list of several loads them as an ensemble (s2s.ensemble), which needs models that
         share the tokenizer; the first one's config gives the settings.
 
@@ -88,10 +91,12 @@ class Translator:
         settings.setdefault("src_lang", config.data.src_lang)
         device = resolve_device(device)
         model = model.to(device).eval()
+        precision = precisions.resolve(precision, device, quantize)
         if quantize is not None:
             model = quantize_model(model, quantize, device)
+        model = precisions.apply(model, precision)
         paths = list(model_path) if isinstance(model_path, (list, tuple)) else [model_path]
-        return cls(model, tokenizer, device, config=config,
+        return cls(model, tokenizer, device, config=config, precision=precision,
                    shortlist_path=path_for(paths[0]) if len(paths) == 1 else None, **settings)
 
     def with_search(self, **options) -> "Translator":

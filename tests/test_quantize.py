@@ -47,7 +47,7 @@ def test_int8_predictions_stay_close_to_fp32(trained_demo, demo_corpus):
     from s2s.text import read_parallel
     from s2s.translator import Translator
 
-    fp32 = Translator.load(trained_demo, torch.device("cpu"))
+    fp32 = Translator.load(trained_demo, torch.device("cpu"), precision="fp32")
     int8 = Translator.load(trained_demo, torch.device("cpu"), quantize="int8")
     src, tgt = read_parallel(demo_corpus / "valid.src", demo_corpus / "valid.tgt")
     batch = ParallelData.from_text(src, tgt, fp32.tokenizer).batch(list(range(len(src))))

@@ -12,6 +12,7 @@ import click
 from s2s.atomic import atomic_file
 from s2s.errors import Interrupted, UserError
 from s2s.penalty import PENALTIES
+from s2s.precision import PRECISIONS
 from s2s.quantize import QUANTIZE
 
 log = logging.getLogger("s2s")
@@ -98,6 +99,12 @@ quantize_option = click.option("--quantize", type=click.Choice(QUANTIZE),
                                     "(dynamic quantization), faster at a small cost in BLEU.")
 
 
+precision_option = click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
+                                help="What the model computes in: fp32, or bf16 (faster where the CPU has "
+                                     "AVX512_BF16 or AMX, or on a GPU with bf16; slower elsewhere); auto "
+                                     "picks bf16 where the device has it and --quantize is not given.")
+
+
 def search_options(command):
     for option in reversed(SEARCH_OPTIONS):
         command = option(command)
@@ -138,18 +145,20 @@ def write_results(lines: Iterable[str], output: str, flush_each: bool = False) -
 
 
 def load_translator(model: str | tuple[str, ...], device_name: str, batch_size: int, max_src_len: int | None,
-                    search: dict, quantize: str | None = None):
+                    search: dict, quantize: str | None = None, precision: str = "auto"):
     """A Translator for -m MODEL (an ensemble for several) with the command line's search,
-    splitting and quantization options applied."""
+    splitting, quantization and precision options applied."""
     from s2s.translator import Translator
 
     models = list(model) if isinstance(model, tuple) else model
-    translator = Translator.load(models, device_name, quantize=quantize, batch_size=batch_size)
+    translator = Translator.load(models, device_name, quantize=quantize, precision=precision,
+                                 batch_size=batch_size)
     try:
         translator = translator.with_search(**search)
     except UserError as e:  # e.g. --max-len-a 0 --max-len-b 0
         raise UserError(f"{e} (search options over the run's search section)") from None
     translator.load_shortlist()  # a missing or foreign shortlist is named before any work
+    log.info("the model computes in %s (--precision %s)", translator.precision, precision)
     if max_src_len is not None:
         translator.max_src_len = max_src_len
     return translator

@@ -8,8 +8,8 @@ import socket
 
 import click
 
-from s2s.cli.common import (batch_option, device_option, load_translator, quantize_option, search_options,
-                            setup_logging, split_option)
+from s2s.cli.common import (batch_option, device_option, load_translator, precision_option, quantize_option,
+                            search_options, setup_logging, split_option)
 from s2s.errors import UserError
 
 MAX_CONNECTIONS = 1024  # open connections and requests at once; beyond, uvicorn answers 503 at once
@@ -76,9 +76,10 @@ def _uvicorn_logging(access_log: bool) -> dict:
 @batch_option
 @device_option
 @quantize_option
+@precision_option
 def serve(models, host, port, max_lines, max_line_chars, max_request_bytes, max_queue, timeout, batch_wait_ms,
           max_batch_lines, max_attention_lines, batching, access_log, max_src_len, batch_size, device_name, quantize,
-          **search) -> None:
+          precision, **search) -> None:
     """Serve a model over HTTP until Ctrl-C or SIGTERM (which finish the requests in flight).
 
     POST /translate takes {"text": ["line", ...]} (and optional beam, nbest, length_penalty,
@@ -101,7 +102,7 @@ def serve(models, host, port, max_lines, max_line_chars, max_request_bytes, max_
 
     setup_logging(verbose=True)
     _check_address(host, port)
-    translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize)
+    translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize, precision)
     limits = Limits(max_request_bytes=max_request_bytes, max_lines=max_lines, max_line_chars=max_line_chars,
                     max_queue=max_queue, timeout=timeout, batch_wait_ms=batch_wait_ms,
                     max_batch_lines=max_batch_lines, batching=batching, max_attention_lines=max_attention_lines)
