@@ -199,7 +199,7 @@ class TrainConfig:
     max_nonfinite: int = 10  # steps in a row with a NaN/inf loss or gradient before stopping
     keep_checkpoints: int = 5  # step-STEP.pt files kept from the latest validations (0 = none)
     accumulate: int = 1  # batches per update (shared out among processes under torchrun)
-    bf16: bool = False  # bf16 autocast on CUDA GPUs that support it (CPU runs stay fp32); see docs/training.md
+    bf16: bool = False  # GPU: bf16 autocast where supported; CPU with AVX512_BF16/AMX: the output layer in bf16
     guided_alignment: float = 0.0  # weight of the loss pulling attention to IBM Model 1 alignments (0 = off)
 
     def __post_init__(self) -> None:

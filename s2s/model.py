@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from s2s.aligner import AlignmentHead
 from s2s.config import ModelConfig
 from s2s.decoder import Decoder, DecoderState, Memory
 from s2s.encoder import Encoder
 from s2s.tokenizer import PAD
+
+BF16_ROWS = 128  # with output_bf16, the output layer computes a multiple of this many rows
 
 
 class Seq2Seq(nn.Module):
@@ -34,6 +37,7 @@ class Seq2Seq(nn.Module):
         narrow = tie_embeddings and decoder.hidden_size != embed_dim
         self.bottleneck = nn.Linear(decoder.hidden_size, embed_dim, bias=False) if narrow else None
         self.output = nn.Linear(embed_dim if narrow else decoder.hidden_size, tgt_vocab_size)
+        self.output_bf16 = False  # the output layer's products in bf16 (s2s.precision: training on a CPU)
         if tie_embeddings:
             self.output.weight = decoder.embed.weight
         if share_embeddings:  # one joint vocabulary, one matrix for both sides
@@ -91,8 +95,18 @@ class Seq2Seq(nn.Module):
         return torch.log_softmax(self.logits(attentional).float(), dim=-1), weights, state
 
     def logits(self, attentional: torch.Tensor) -> torch.Tensor:
-        """Output vectors (..., H) -> scores over the target vocabulary (..., V)."""
-        return self.output(self.features(attentional))
+        """Output vectors (..., H) -> scores over the target vocabulary (..., V); in bf16 with
+        output_bf16, which those who read them turn to fp32 first."""
+        features = self.features(attentional)
+        if not self.output_bf16:
+            return self.output(features)
+        # The rows padded to a multiple of BF16_ROWS: the CPU's bf16 kernels are compiled for
+        # each shape, and a training batch's number of target pieces is seldom the same twice.
+        rows = features.reshape(-1, features.size(-1))  # (N, H)
+        padded = -(-rows.size(0) // BF16_ROWS) * BF16_ROWS
+        with torch.autocast(features.device.type, dtype=torch.bfloat16):  # weights cast, fp32 accumulation
+            logits = self.output(F.pad(rows, (0, 0, 0, padded - rows.size(0))))[: rows.size(0)]  # (N, V)
+        return logits.view(*features.shape[:-1], -1)
 
     def features(self, attentional: torch.Tensor) -> torch.Tensor:
         """Output vectors (..., H) -> what the output layer reads (..., H), or (..., E) when

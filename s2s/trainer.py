@@ -28,6 +28,7 @@ from s2s.text import fingerprint
 from s2s.distributed import Group
 from s2s.errors import UserError
 from s2s.labeling import LabelTask
+from s2s.precision import has_bf16
 from s2s.monitor import Monitor, Window
 from s2s.resume import check_compatible, check_same_text
 from s2s.schedule import budget_spent, scheduled_lr
@@ -56,6 +57,7 @@ class Trainer(Bookkeeping, Stopping):
         self.progress_bar = progress_bar and group.main
         self.bf16 = (config.train.bf16 and device.type == "cuda" and torch.cuda.is_available()
                      and torch.cuda.is_bf16_supported())
+        self.output_bf16 = config.train.bf16 and device.type == "cpu" and has_bf16(device)
         self.progress = Progress()
         self.task: Task = TASKS[config.task](config, run_dir)
         self.tokenizer: Tokenizer | None = None
@@ -134,6 +136,9 @@ class Trainer(Bookkeeping, Stopping):
             f"{len(self.task.label_set)} labels"
         log.info("%s model: %s parameters; %d source pieces, %s; %d training examples", self.config.task,
                  f"{sum(p.numel() for p in model.parameters()):,}", tok.src_vocab_size, outputs, len(train))
+        if self.output_bf16:
+            model.output_bf16 = True
+            log.info("train.bf16: the output layer computes in bf16 (this CPU multiplies bf16 in hardware)")
         self.net = model  # what the training steps run: the model, or its DDP wrapper
         if self.group.distributed:
             ids = [self.device.index] if self.device.type == "cuda" else None
