@@ -157,7 +157,7 @@ def attention(run: str, src: list[str], tgt: list[str], backward: bool, head: bo
     has one (unless `head` is False); (English, French) word pairs."""
     from s2s import Translator
 
-    translator = Translator.load(run, device="cpu")
+    translator = Translator.load(run, device="cpu", precision="fp32")
     if not head:
         translator.model.aligner = None  # the translation attention: the model as trained without its head
     found = [set(translator.alignment(t)) for t in translator.force_all(src, tgt)]
@@ -170,7 +170,7 @@ def bleu(run: str, src_lang: str, tgt_lang: str) -> tuple[float, float]:
     once per run: its head, if any, plays no part in translation."""
     from s2s import Translator, score
 
-    translator = Translator.load(run, device="cpu")
+    translator = Translator.load(run, device="cpu", precision="fp32")
     out = []
     for split in ("val", "test_2016_flickr"):
         hyp = translator.translate(read(DATA / "multi30k" / f"{split}.{src_lang}"))

@@ -46,7 +46,7 @@ def counted(translator: Translator) -> list[int]:
 
 def main() -> None:
     args = parse_args()
-    translator = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size)
+    translator = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size, precision="fp32")
     rows = counted(translator)
     data = translator.config.data
     base = translator.search if args.beam is None else replace(translator.search, beam=args.beam)

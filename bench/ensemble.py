@@ -45,7 +45,7 @@ def main() -> None:
     args = parse_args()
     if len(args.models) < 2:
         raise SystemExit("give -m at least twice")
-    singles = [Translator.load(m, torch.device("cpu"), batch_size=args.batch_size) for m in args.models]
+    singles = [Translator.load(m, torch.device("cpu"), batch_size=args.batch_size, precision="fp32") for m in args.models]
     first = singles[0]
     data = first.config.data
     search = replace(first.search, **{k: v for k, v in (("beam", args.beam), ("length_penalty", args.length_penalty),

@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--beam", type=int, help="beam size (default: the run's search section)")
     args = parser.parse_args()
     torch.manual_seed(0)
-    translator = Translator.load(args.model, torch.device("cpu"))
+    translator = Translator.load(args.model, torch.device("cpu"), precision="fp32")
     if args.beam:
         translator.search = replace(translator.search, beam=args.beam)
     data = translator.config.data

@@ -71,11 +71,11 @@ def main() -> None:
 
     scores = {}
     for name, path in candidates(run).items():
-        translator = Translator.load(path, device, batch_size=args.batch_size)
+        translator = Translator.load(path, device, batch_size=args.batch_size, precision="fp32")
         scores[name] = (val_bleu(translator), path)
         print(f"  checkpoint {name}: validation BLEU {scores[name][0]:.2f}", flush=True)
     chosen = max(scores, key=lambda name: scores[name][0])
-    translator = Translator.load(scores[chosen][1], device, batch_size=args.batch_size)
+    translator = Translator.load(scores[chosen][1], device, batch_size=args.batch_size, precision="fp32")
     results = []
     for beam, penalty, alpha in SEARCHES:
         translator.search = replace(default, beam=beam, length_penalty=penalty, alpha=alpha)

@@ -51,7 +51,7 @@ def main() -> None:
     args = parse_args()
     torch.manual_seed(0)
     srcs, refs = read_parallel(Path(args.src), Path(args.ref))
-    translator = Translator.load(args.model, torch.device("cpu"))
+    translator = Translator.load(args.model, torch.device("cpu"), precision="fp32")
     base = translator.search
     print(f"model {args.model}; {len(srcs)} sentences from {args.src}; torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; length penalty {base.length_penalty} alpha {base.alpha} "

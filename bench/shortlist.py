@@ -55,7 +55,7 @@ def sizes(translator: Translator) -> list[tuple[int, float]]:
 def main() -> None:
     args = parse_args()
     base = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size,
-                           quantize="int8" if args.int8 else None)
+                           quantize="int8" if args.int8 else None, precision="fp32")
     settings = {"full": base}
     for top in args.tops:
         shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=100_000)

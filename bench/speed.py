@@ -5,7 +5,8 @@ Prints, in one run:
 - training: source+target pieces/s (median of steady-state log windows), peak memory,
   model FLOPs per piece (counted on real batches, forward and backward), on Multi30k de-en
   and on Tatoeba en-de when it is there;
-- translation of test_2016_flickr, greedy and beam 5, fp32 and int8: sentences/s and target
+- translation of test_2016_flickr, greedy and beam 5, fp32, int8 and (where the CPU has
+  AVX512_BF16 or AMX) bf16, each over the full vocabulary and the shortlist: sentences/s and target
   pieces/s for decoding alone (model loaded, median of --repeats runs), the whole
   `s2s translate` command (start-up and model load included), BLEU and chrF;
 - with --peers: the ratios s2s / peer against Joey NMT and OpenNMT-py, rerun in the same
@@ -24,7 +25,6 @@ its outputs are. Without -m the model the training measurement made is used.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import subprocess
@@ -38,6 +38,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2s import checkpoint
+from s2s.precision import has_bf16
 from s2s.data import ParallelData
 from s2s.text import read_parallel, split_path
 from s2s.loss import batch_loss
@@ -45,14 +46,10 @@ from s2s.metrics import score
 from s2s.shortlist import path_for
 from s2s.translator import Translator
 
+from peers import compare, peer_figures
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("S2S_DATA", ROOT / "data"))
-PEER_DIR = ROOT.parent / "shared" / "bench" / "peers"
-PEERS = {"onmt": "OpenNMT-py", "joeynmt": "Joey NMT"}
-# recorded in RESULTS.md (2026-11-28, this kind of machine): training pieces/s, then per beam the
-# decode-only and whole-command sentences/s and BLEU
-RECORDED = {"onmt": {"train": 1517.0, 1: (88.5, 45.40, 34.29), 5: (29.0, 23.05, 35.01)},
-            "joeynmt": {"train": 847.7, 1: (26.2, 21.92, 7.95), 5: (21.7, 19.01, 8.30)}}
 
 
 def parse_args() -> argparse.Namespace:
@@ -115,7 +112,7 @@ def train_speed(args, out: Path, overrides: list[str]) -> dict:
 
 def _training_batches(run_dir: Path, batches: int) -> tuple[torch.nn.Module, ParallelData, list[list[int]]]:
     """A run's model (in training mode), its encoded training data and the first `batches` batches."""
-    translator = Translator.load(run_dir / "last.pt", torch.device("cpu"))
+    translator = Translator.load(run_dir / "last.pt", torch.device("cpu"), precision="fp32")
     config = translator.config
     src, tgt = read_parallel(split_path(config.data.train, config.data.src_lang),
                              split_path(config.data.train, config.data.tgt_lang))
@@ -181,43 +178,6 @@ def decode_flops(translator: Translator, lines: list[str], beams: tuple[int, ...
     return flops
 
 
-def peer_figures(rerun: bool) -> dict[str, dict]:
-    """Each peer's training pieces/s and, per beam, (decode-only sent/s, whole-command sent/s, BLEU):
-    rerun now where installed when `rerun`; otherwise the peer's last results on this machine
-    where there are some, else the figures recorded in RESULTS.md."""
-    home = Path(os.environ.get("PEERS", Path.home() / ".cache" / "s2s-peers"))
-    figures = {}
-    for name in PEERS:
-        script = PEER_DIR / f"{name}.sh"
-        installed = (home / f"venv-{name}" / "bin" / "python").exists()
-        if rerun and installed:
-            print(f"running {script} (about 30 minutes; logs in {home / 'logs'}) ...", flush=True)
-            started = time.time()
-            subprocess.run(["bash", str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
-            results = home / "logs" / f"{name}_results.json"
-            if results.exists() and results.stat().st_mtime >= started:
-                figures[name] = {**_peer_result(json.loads(results.read_text())), "how": "this run"}
-                continue
-            print(f"{script} wrote no results: see {home / 'logs'}", flush=True)
-        elif installed and (home / "logs" / f"{name}_results.json").exists():
-            result = json.loads((home / "logs" / f"{name}_results.json").read_text())
-            figures[name] = {**_peer_result(result), "how": f"their last run, {result['collected']}"}
-            continue
-        elif rerun:
-            print(f"{PEERS[name]} is not installed ({home}/venv-{name}): `bash {script}` installs and runs it",
-                  flush=True)
-        figures[name] = {**RECORDED[name], "how": "recorded in RESULTS.md, not this run"}
-    return figures
-
-
-def _peer_result(result: dict) -> dict:
-    """The figures compare() needs from a peer's NAME_results.json (written by the peer's collect.py)."""
-    decode = result["decode"]
-    return {"train": result["throughput"]["own_tok_s"],
-            **{beam: (decode[str(beam)]["sent_s_decode_only"], decode[str(beam)]["sent_s"],
-                      decode[str(beam)]["score"]["bleu"]) for beam in (1, 5)}}
-
-
 def main() -> None:
     args = parse_args()
     if args.model and not Path(args.model).exists():
@@ -246,7 +206,7 @@ def main() -> None:
                 print(f"no -m: translating with the {args.steps}-step model just trained (undertrained: "
                       "its output lengths, and so its decoding speed, differ from a trained model's)")
             if i == 0:
-                model = Translator.load(args.model, torch.device("cpu"))
+                model = Translator.load(args.model, torch.device("cpu"), precision="fp32")
                 test_flops = decode_flops(model, read_parallel(*_test_files())[0][:200])
         print("| training, reference model | pieces/s | FLOP/piece | GFLOP/s | of peak | peak memory |")
         print("|---|---:|---:|---:|---:|---:|")
@@ -266,7 +226,7 @@ def main() -> None:
             run_dir = Path(tmp) / "profile"
             train_speed(argparse.Namespace(**{**vars(args), "steps": 20, "window": 10, "skip": 0}), run_dir, [])
             profile_training(run_dir)
-        profile_decoding(Translator.load(args.model, torch.device("cpu")), read_parallel(*_test_files())[0][:256])
+        profile_decoding(Translator.load(args.model, torch.device("cpu"), precision="fp32"), read_parallel(*_test_files())[0][:256])
 
 
 def ensure_shortlist(model: str) -> str:
@@ -290,66 +250,42 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
     srcs, refs = read_parallel(src_file, ref_file)
     print(f"translation: {args.model} on {src_file.name} ({len(srcs)} sentences, batch 64); model FLOP "
           f"per output piece: greedy {flops[1] / 1e6:.1f} M, beam 5 {flops[5] / 1e6:.1f} M (all hypotheses); "
-          "int8 rows count the fp32 model's FLOPs against the fp32 peak")
+          "int8 and bf16 rows count the fp32 model's FLOPs against the fp32 peak")
     print()
     print("| search | weights | BLEU | chrF2 | sentences/s | target pieces/s | GFLOP/s | of peak "
           "| whole command s |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     decoded = {}
     shortlisted = ensure_shortlist(args.model)
-    for quantize, short in ((None, False), ("int8", False), (None, True), ("int8", True)):
-        translator = Translator.load(args.model, torch.device("cpu"), quantize=quantize)
+    numbers = ["fp32", "int8"] + (["bf16"] if has_bf16(torch.device("cpu")) else [])  # bf16 where the CPU has it
+    settings = [(number, short) for short in (False, True) for number in numbers]
+    for number, short in settings:
+        quantize = "int8" if number == "int8" else None
+        precision = "fp32" if quantize else number
+        translator = Translator.load(args.model, torch.device("cpu"), quantize=quantize, precision=precision)
         for beam in (1, 5):
             translator = translator.with_search(beam=beam, shortlist=short)
             out, seconds, pieces = decode(translator, srcs, args.repeats)
             bleu, chrf = score(out, refs)
             cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
-                   "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet"]
+                   "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", "--precision", precision]
             whole, _ = run_timed(cmd + (["--quantize", quantize] if quantize else []) + (["--shortlist"] if short else []))
             sent_s = len(srcs) / seconds
-            decoded[beam, quantize, short] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
+            decoded[beam, number, short] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
             achieved = pieces / seconds * flops[beam] / 1e9
-            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {quantize or 'fp32'}{', shortlist' if short else ''} | "
+            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {number}{', shortlist' if short else ''} | "
                   f"{bleu.score:.1f} | {chrf.score:.1f} | {sent_s:.1f} | {pieces / seconds:,.0f} | {achieved:.1f} | "
                   f"{achieved / peak:.0%} | {whole:.1f} |", flush=True)
     print(f"\n(shortlist: {shortlisted}; its rows count the full vocabulary's FLOPs)")
     for beam in (1, 5):
-        fp32 = decoded[beam, None, False]
-        for quantize, short in (("int8", False), (None, True), ("int8", True)):
-            other = decoded[beam, quantize, short]
-            name = " + ".join(([quantize] if quantize else []) + (["shortlist"] if short else []))
+        fp32 = decoded[beam, "fp32", False]
+        for number, short in settings[1:]:
+            other = decoded[beam, number, short]
+            name = " + ".join(([number] if number != "fp32" else []) + (["shortlist"] if short else []))
             print(f"{name} / fp32, {'greedy' if beam == 1 else f'beam {beam}'}: "
                   f"{other['sent_s'] / fp32['sent_s']:.2f}x speed, {other['bleu'] - fp32['bleu']:+.1f} BLEU")
     print(f"signature: {bleu.signature}")
     return decoded
-
-
-def compare(peers: dict[str, dict], train_speed: float, decoded: dict) -> None:
-    """The peers' figures beside s2s's (exact fp32 search, and over the shortlist), then the
-    ratios s2s / peer."""
-    own = {short: {"train": train_speed, **{beam: (decoded[beam, None, short]["sent_s"],
-                                                   decoded[beam, None, short]["whole_sent_s"],
-                                                   decoded[beam, None, short]["bleu"]) for beam in (1, 5)}}
-           for short in (False, True)}
-    label = {False: "s2s", True: "s2s, shortlist"}
-    print()
-    print("| toolkit | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) "
-          "| BLEU greedy / beam 5 | figures |")
-    print("|---|---:|---:|---:|---:|---|")
-    rows = [(label[short], {**own[short], "how": "this run"}) for short in (False, True)]
-    for name, fig in rows + [(PEERS[name], fig) for name, fig in peers.items()]:
-        print(f"| {name} | {fig['train']:,.0f} | {fig[1][0]:.1f} ({fig[1][1]:.1f}) | {fig[5][0]:.1f} ({fig[5][1]:.1f}) "
-              f"| {fig[1][2]:.1f} / {fig[5][2]:.1f} | {fig['how']} |")
-    print()
-    print("| s2s / peer | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) |")
-    print("|---|---:|---:|---:|")
-    for short in (False, True):
-        mine = own[short]
-        for name, fig in peers.items():
-            print(f"| {PEERS[name]}{' (s2s with shortlist)' if short else ''} | {mine['train'] / fig['train']:.2f}x | "
-                  + " | ".join(f"{mine[beam][0] / fig[beam][0]:.2f}x ({mine[beam][1] / fig[beam][1]:.2f}x)"
-                               for beam in (1, 5)) + " |")
-    print("(sentences/s decoding alone; in brackets the whole command, start-up and model load included)")
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def teacher_links(translator: Translator, cache: dict) -> ParallelData:
 def attention_agreement(run: Path, cache: dict) -> float | None:
     """Share of aligned validation target pieces whose teacher-forced attention argmax is the
     aligned source piece (IBM Model 1 trained on the run's training data), or None."""
-    translator = Translator.load(run / checkpoint.BEST, torch.device("cpu"))
+    translator = Translator.load(run / checkpoint.BEST, torch.device("cpu"), precision="fp32")
     model = translator.model
     if model.decoder.attention is None:
         return None
