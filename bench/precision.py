@@ -14,13 +14,10 @@ the first line of the output says whether this one has.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
-from dataclasses import replace
-
 import torch
 
 from machine import cpu
+from rounds import alternating
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
@@ -67,21 +64,13 @@ def main() -> None:
         prefix = getattr(data, split)
         src, ref = read_parallel(split_path(prefix, data.src_lang), split_path(prefix, data.tgt_lang))
         for beam in args.beams:
-            seconds = {name: [] for name in settings}
-            hyps = {}
-            for _ in range(args.repeats):
-                for name, translator in settings.items():
-                    search = replace(translator, search=replace(translator.search, beam=beam))
-                    start = time.perf_counter()
-                    hyps[name] = search.translate(src)
-                    seconds[name].append(time.perf_counter() - start)
+            hyps, seconds = alternating(settings, src, args.repeats, beam=beam)
             exact = score(hyps["fp32"], ref)[0].score
             for name in settings:
                 bleu = score(hyps[name], ref)[0].score
                 changed = sum(a != b for a, b in zip(hyps[name], hyps["fp32"]))
-                median = statistics.median(seconds[name])
-                print(f"| {split} | {beam} | {name} | {bleu:.2f} | {bleu - exact:+.2f} | {changed} | {median:.2f} | "
-                      f"{statistics.median(seconds['fp32']) / median:.2f}x |", flush=True)
+                print(f"| {split} | {beam} | {name} | {bleu:.2f} | {bleu - exact:+.2f} | {changed} | "
+                      f"{seconds[name]:.2f} | {seconds['fp32'] / seconds[name]:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from dataclasses import replace
 
 import torch
 
 from machine import cpu
+from rounds import alternating
 from s2s.metrics import score
 from s2s.shortlist import learn_for
 from s2s.text import read_parallel, split_path
@@ -73,26 +73,17 @@ def main() -> None:
         prefix = getattr(data, split)
         src, ref = read_parallel(split_path(prefix, data.src_lang), split_path(prefix, data.tgt_lang))
         for beam in args.beams:
-            seconds = {name: [] for name in settings}
-            hyps = {}
-            for _ in range(args.repeats):
-                for name, translator in settings.items():
-                    counts.get(name, []).clear()  # this round's batches only
-                    search = replace(translator, search=replace(translator.search, beam=beam,
-                                                                stop_margin=args.stop_margin))
-                    start = time.perf_counter()
-                    hyps[name] = search.translate(src)
-                    seconds[name].append(time.perf_counter() - start)
-            full = statistics.median(seconds["full"])
+            clear = lambda name: counts.get(name, []).clear()  # noqa: E731  this round's batches only
+            hyps, seconds = alternating(settings, src, args.repeats, clear, beam=beam, stop_margin=args.stop_margin)
+            full = seconds["full"]
             for name in settings:
                 full_size = f"{base.tokenizer.tgt_vocab_size:,}"
                 scored = (f"{statistics.mean(r for r, _ in counts[name]):,.0f} | "
                           f"{statistics.mean(p for _, p in counts[name]):,.0f}" if name in counts
                           else f"{full_size} | {full_size}")
                 changed = sum(a != b for a, b in zip(hyps[name], hyps["full"]))
-                median = statistics.median(seconds[name])
                 print(f"| {split} | {beam} | {name} | {scored} | {score(hyps[name], ref)[0].score:.2f} | {changed} | "
-                      f"{median:.2f} | {full / median:.2f}x |", flush=True)
+                      f"{seconds[name]:.2f} | {full / seconds[name]:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

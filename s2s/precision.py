@@ -3,14 +3,19 @@
 bf16 keeps fp32's exponent range with an 8-bit mantissa. CPUs with AVX512_BF16 or AMX
 (Intel Xeons since Cooper Lake and Sapphire Rapids) and CUDA GPUs since Ampere multiply
 bf16 matrices natively, several times faster than fp32; elsewhere torch emulates it, more
-slowly than fp32. So `auto` picks bf16 only where the hardware has it.
+slowly than fp32. So `auto` picks bf16 only on a CPU that has it. On a GPU it stays fp32:
+there the recipes' small products wait on kernel launches, not on arithmetic (bf16
+autocast made training slower on an H200, docs/training.md), and bf16 translation on a
+GPU has not been measured; `bf16` asks for it.
 
 In bf16 the embeddings, the GRU/LSTM layers, the output layer and every other Linear
 layer hold bf16 weights and compute bf16 activations; matrix products accumulate in fp32
 inside the kernels. Attention stays fp32 (`s2s.attention` says why), as does an alignment
-head (a small part of forced decoding's work), and search turns the
-output layer's scores to fp32 before the log-softmax, so that beam scores add up in fp32
-(`Seq2Seq.decode_step`).
+head (a small part of forced decoding's work), and search turns the output layer's scores
+to fp32 before the log-softmax, so that beam scores add up in fp32 (`Seq2Seq.decode_step`).
+
+Training on a CPU with bf16 (`train.bf16`) uses only `has_bf16` from here: the trainer
+puts a translation model's output layer in bf16 (`Seq2Seq.output_bf16`).
 """
 
 from __future__ import annotations
@@ -36,12 +41,12 @@ def has_bf16(device: torch.device) -> bool:
 
 
 def resolve(precision: str, device: torch.device, quantize: str | None = None) -> str:
-    """"fp32" or "bf16" for the `precision` a user asked for ("auto": bf16 where `device` has
-    it and the weights are not quantized)."""
+    """"fp32" or "bf16" for the `precision` a user asked for ("auto": bf16 on a CPU that has
+    it, where the weights are not quantized)."""
     if precision not in PRECISIONS:
         raise UserError(f"--precision: unknown {precision!r} (known: {', '.join(PRECISIONS)})")
     if precision == "auto":
-        return "bf16" if quantize is None and has_bf16(device) else "fp32"
+        return "bf16" if quantize is None and device.type == "cpu" and has_bf16(device) else "fp32"
     if precision == "bf16" and quantize is not None:
         raise UserError(f"--precision bf16 and --quantize {quantize} exclude each other: choose one")
     return precision

@@ -28,8 +28,8 @@ from s2s.text import fingerprint
 from s2s.distributed import Group
 from s2s.errors import UserError
 from s2s.labeling import LabelTask
-from s2s.precision import has_bf16
 from s2s.monitor import Monitor, Window
+from s2s.precision import has_bf16
 from s2s.resume import check_compatible, check_same_text
 from s2s.schedule import budget_spent, scheduled_lr
 from s2s.signals import StopSignals
@@ -57,7 +57,8 @@ class Trainer(Bookkeeping, Stopping):
         self.progress_bar = progress_bar and group.main
         self.bf16 = (config.train.bf16 and device.type == "cuda" and torch.cuda.is_available()
                      and torch.cuda.is_bf16_supported())
-        self.output_bf16 = config.train.bf16 and device.type == "cpu" and has_bf16(device)
+        self.output_bf16 = (config.train.bf16 and config.task == "translate" and device.type == "cpu"
+                            and has_bf16(device))  # a translation model's output layer in bf16
         self.progress = Progress()
         self.task: Task = TASKS[config.task](config, run_dir)
         self.tokenizer: Tokenizer | None = None

@@ -75,7 +75,7 @@ class Translator:
              quantize: str | None = None, precision: str = "auto", **settings) -> "Translator":
         """Loads a checkpoint file or a run directory's best checkpoint onto `device` ("auto":
         a CUDA GPU when there is one; `quantize`="int8": with int8 weights, for the CPU;
-        `precision`: "fp32", "bf16", or "auto", bf16 where the device multiplies it in hardware).
+        `precision`: "fp32", "bf16", or "auto", bf16 on a CPU that multiplies it in hardware).
         A list of several loads them as an ensemble (s2s.ensemble), which needs models that
         share the tokenizer; the first one's config gives the settings.
 

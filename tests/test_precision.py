@@ -26,6 +26,7 @@ def test_auto_is_bf16_only_where_the_cpu_multiplies_it(cpu_flags):
     cpu_flags(bf16=False, amx=True)
     assert precision.resolve("auto", CPU) == "bf16"
     assert precision.resolve("auto", CPU, quantize="int8") == "fp32"  # int8 weights stay as they are
+    assert precision.resolve("auto", torch.device("cuda")) == "fp32"  # bf16 on a GPU only when asked for
 
 
 def test_what_the_user_names_is_kept_and_bf16_with_int8_is_refused(cpu_flags):
@@ -113,3 +114,17 @@ def test_train_bf16_puts_the_output_layer_in_bf16_only_on_a_cpu_that_has_it(demo
             train(tiny_config(demo_corpus, max_steps=4, valid_every=4, bf16=True), tmp_path / f"run{has}")
         assert ("the output layer computes in bf16" in caplog.text) == has
         assert (tmp_path / f"run{has}" / "last.pt").is_file()
+
+
+def test_translate_precision_option(trained, demo_corpus, tmp_path):
+    from tests.conftest import cli
+
+    src = demo_corpus / "valid.src"
+    lines = src.read_text().splitlines()
+    for chosen in ("fp32", "bf16"):
+        result = cli("translate", "-m", trained, "-i", src, "-o", tmp_path / f"{chosen}.txt", "--precision", chosen)
+        assert result.exit_code == 0, result.output
+        assert len((tmp_path / f"{chosen}.txt").read_text().splitlines()) == len(lines)
+    refused = cli("translate", "-m", trained, "-i", src, "--precision", "bf16", "--quantize", "int8")
+    assert refused.exit_code != 0 and "--precision bf16 and --quantize int8 exclude each other" in refused.output
+    assert "Traceback" not in refused.output

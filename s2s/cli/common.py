@@ -100,9 +100,9 @@ quantize_option = click.option("--quantize", type=click.Choice(QUANTIZE),
 
 
 precision_option = click.option("--precision", type=click.Choice(PRECISIONS), default="auto", show_default=True,
-                                help="What the model computes in: fp32, or bf16 (faster where the CPU has "
-                                     "AVX512_BF16 or AMX, or on a GPU with bf16; slower elsewhere); auto "
-                                     "picks bf16 where the device has it and --quantize is not given.")
+                                help="What the model computes in: fp32, or bf16 (faster on a CPU with "
+                                     "AVX512_BF16 or AMX, slower on one without); auto picks bf16 on a CPU "
+                                     "that has it when --quantize is not given, else fp32.")
 
 
 def search_options(command):
