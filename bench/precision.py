@@ -14,16 +14,14 @@ the first line of the output says whether this one has.
 from __future__ import annotations
 
 import argparse
+
 import torch
 
 from machine import cpu
-from rounds import alternating
+from rounds import FORMATS, alternating, load_format
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
-
-FORMATS = ("fp32", "bf16", "int8")
-
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -43,10 +41,7 @@ def load(model: str, setting: str, batch_size: int) -> Translator:
     number, _, extra = setting.partition("+")
     if number not in FORMATS or extra not in ("", "shortlist"):
         raise SystemExit(f"--settings: {setting!r} is not FORMAT or FORMAT+shortlist (FORMAT: {', '.join(FORMATS)})")
-    translator = Translator.load(model, torch.device("cpu"), batch_size=batch_size,
-                                 quantize="int8" if number == "int8" else None,
-                                 precision="fp32" if number == "int8" else number)
-    translator = translator.with_search(shortlist=extra == "shortlist")
+    translator = load_format(model, number, batch_size=batch_size).with_search(shortlist=extra == "shortlist")
     translator.load_shortlist()
     return translator
 

@@ -1,4 +1,5 @@
-"""Timing several translators on the same lines, side by side, for the bench scripts."""
+"""Translators side by side, for the bench scripts: one per number format, and timed on the
+same lines in alternating rounds."""
 
 from __future__ import annotations
 
@@ -7,7 +8,24 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 
+import torch
+
 from s2s.translator import Translator
+
+FORMATS = ("fp32", "bf16", "int8")  # int8: int8 weights (--quantize int8), the rest fp32
+
+
+def load_format(model: str, number: str, **settings) -> Translator:
+    """A CPU translator of `model` computing in the number format `number` (FORMATS)."""
+    if number not in FORMATS:
+        raise SystemExit(f"unknown number format {number!r} (known: {', '.join(FORMATS)})")
+    return Translator.load(model, torch.device("cpu"), quantize="int8" if number == "int8" else None,
+                           precision="fp32" if number == "int8" else number, **settings)
+
+
+def format_options(number: str) -> list[str]:
+    """The `s2s translate` options that compute in the number format `number`."""
+    return ["--quantize", "int8", "--precision", "fp32"] if number == "int8" else ["--precision", number]
 
 
 def alternating(settings: dict[str, Translator], lines: list[str], repeats: int,

@@ -38,15 +38,16 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2s import checkpoint
-from s2s.precision import has_bf16
 from s2s.data import ParallelData
 from s2s.text import read_parallel, split_path
 from s2s.loss import batch_loss
 from s2s.metrics import score
+from s2s.precision import has_bf16
 from s2s.shortlist import path_for
 from s2s.translator import Translator
 
 from peers import compare, peer_figures
+from rounds import format_options, load_format
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("S2S_DATA", ROOT / "data"))
@@ -226,7 +227,7 @@ def main() -> None:
             run_dir = Path(tmp) / "profile"
             train_speed(argparse.Namespace(**{**vars(args), "steps": 20, "window": 10, "skip": 0}), run_dir, [])
             profile_training(run_dir)
-        profile_decoding(Translator.load(args.model, torch.device("cpu"), precision="fp32"), read_parallel(*_test_files())[0][:256])
+        profile_decoding(load_format(args.model, "fp32"), read_parallel(*_test_files())[0][:256])
 
 
 def ensure_shortlist(model: str) -> str:
@@ -260,16 +261,14 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
     numbers = ["fp32", "int8"] + (["bf16"] if has_bf16(torch.device("cpu")) else [])  # bf16 where the CPU has it
     settings = [(number, short) for short in (False, True) for number in numbers]
     for number, short in settings:
-        quantize = "int8" if number == "int8" else None
-        precision = "fp32" if quantize else number
-        translator = Translator.load(args.model, torch.device("cpu"), quantize=quantize, precision=precision)
+        translator = load_format(args.model, number)
         for beam in (1, 5):
             translator = translator.with_search(beam=beam, shortlist=short)
             out, seconds, pieces = decode(translator, srcs, args.repeats)
             bleu, chrf = score(out, refs)
             cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
-                   "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", "--precision", precision]
-            whole, _ = run_timed(cmd + (["--quantize", quantize] if quantize else []) + (["--shortlist"] if short else []))
+                   "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", *format_options(number)]
+            whole, _ = run_timed(cmd + (["--shortlist"] if short else []))
             sent_s = len(srcs) / seconds
             decoded[beam, number, short] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
             achieved = pieces / seconds * flops[beam] / 1e9

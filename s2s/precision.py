@@ -31,9 +31,7 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 
 def has_bf16(device: torch.device) -> bool:
-    """Whether `device` multiplies bf16 matrices in hardware."""
-    if device.type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    """Whether `device` is a CPU that multiplies bf16 matrices in hardware (AVX512_BF16 or AMX)."""
     if device.type != "cpu":
         return False
     probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
@@ -46,7 +44,7 @@ def resolve(precision: str, device: torch.device, quantize: str | None = None) -
     if precision not in PRECISIONS:
         raise UserError(f"--precision: unknown {precision!r} (known: {', '.join(PRECISIONS)})")
     if precision == "auto":
-        return "bf16" if quantize is None and device.type == "cpu" and has_bf16(device) else "fp32"
+        return "bf16" if quantize is None and has_bf16(device) else "fp32"
     if precision == "bf16" and quantize is not None:
         raise UserError(f"--precision bf16 and --quantize {quantize} exclude each other: choose one")
     return precision

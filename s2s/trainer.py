@@ -57,8 +57,7 @@ class Trainer(Bookkeeping, Stopping):
         self.progress_bar = progress_bar and group.main
         self.bf16 = (config.train.bf16 and device.type == "cuda" and torch.cuda.is_available()
                      and torch.cuda.is_bf16_supported())
-        self.output_bf16 = (config.train.bf16 and config.task == "translate" and device.type == "cpu"
-                            and has_bf16(device))  # a translation model's output layer in bf16
+        self.output_bf16 = config.train.bf16 and config.task == "translate" and has_bf16(device)  # on a CPU
         self.progress = Progress()
         self.task: Task = TASKS[config.task](config, run_dir)
         self.tokenizer: Tokenizer | None = None

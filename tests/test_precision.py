@@ -40,8 +40,10 @@ def test_what_the_user_names_is_kept_and_bf16_with_int8_is_refused(cpu_flags):
         precision.resolve("fp16", CPU)
 
 
-def test_no_bf16_on_a_device_that_is_neither_cpu_nor_cuda():
-    assert not precision.has_bf16(torch.device("meta"))
+def test_only_a_cpu_counts_as_having_bf16(cpu_flags):
+    cpu_flags(bf16=True, amx=True)
+    assert precision.has_bf16(CPU)
+    assert not precision.has_bf16(torch.device("cuda")) and not precision.has_bf16(torch.device("meta"))
 
 
 def _translators(trained):
