@@ -8,6 +8,7 @@ the best translations, EOS included: a beam of K that never runs a finished sent
 would need K) and seconds. The other search settings are the run's unless given.
 
     python bench/beam_stop.py -m runs/multi30k_de_en_fast --margins 0 0.1 0.2 0.4
+    python bench/beam_stop.py -m runs/multi30k_de_en_fast --margins 0 0.3 --precision bf16
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--margins", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.4])
     parser.add_argument("--beam", type=int)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="what the model computes in (bf16: on a CPU with AVX512_BF16 or AMX)")
     return parser.parse_args()
 
 
@@ -46,12 +49,13 @@ def counted(translator: Translator) -> list[int]:
 
 def main() -> None:
     args = parse_args()
-    translator = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size, precision="fp32")
+    translator = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size,
+                                 precision=args.precision)
     rows = counted(translator)
     data = translator.config.data
     base = translator.search if args.beam is None else replace(translator.search, beam=args.beam)
-    print(f"search: beam {base.beam}, length penalty {base.length_penalty} {base.alpha}; threads "
-          f"{torch.get_num_threads()}")
+    print(f"search: beam {base.beam}, length penalty {base.length_penalty} {base.alpha}; {args.precision}; "
+          f"threads {torch.get_num_threads()}")
     print("| split | stop margin | BLEU | lines changed | hypothesis-steps per output piece | seconds |")
     print("|---|---:|---:|---:|---:|---:|")
     for name in ("valid", "test"):

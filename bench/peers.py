@@ -58,11 +58,12 @@ def _peer_result(result: dict) -> dict:
                       decode[str(beam)]["score"]["bleu"]) for beam in (1, 5)}}
 
 
-def compare(peers: dict[str, dict], train_speed: float, decoded: dict) -> None:
+def compare(peers: dict[str, dict], train_speed: dict[str, float], decoded: dict) -> None:
     """The peers' figures beside s2s's (exact fp32 search, bf16 where this CPU has it, each
-    also over the shortlist), then the ratios s2s / peer. Training is fp32 in every row."""
+    also over the shortlist), then the ratios s2s / peer. train_speed holds pieces/s by number
+    format ("fp32", "bf16": train.bf16), each shown in the rows of that format."""
     kinds = [(number, short) for (beam, number, short) in decoded if beam == 1 and number != "int8"]
-    own = {kind: {"train": train_speed, **{beam: (decoded[(beam, *kind)]["sent_s"],
+    own = {kind: {"train": train_speed[kind[0]], **{beam: (decoded[(beam, *kind)]["sent_s"],
                                                   decoded[(beam, *kind)]["whole_sent_s"],
                                                   decoded[(beam, *kind)]["bleu"]) for beam in (1, 5)}}
            for kind in kinds}

@@ -1,10 +1,12 @@
 """Speed of the reference model on this machine, as figures and as fractions of its matmul peak.
 
 Prints, in one run:
-- the machine's measured fp32 matmul peak (GFLOP/s, torch's own threads);
+- the CPU (model, and whether it has AVX2, AVX-512, AVX512_BF16, AMX) and its measured fp32
+  matmul peak (GFLOP/s, torch's own threads);
 - training: source+target pieces/s (median of steady-state log windows), peak memory,
   model FLOPs per piece (counted on real batches, forward and backward), on Multi30k de-en
-  and on Tatoeba en-de when it is there;
+  (also with train.bf16 where the CPU has AVX512_BF16 or AMX) and on Tatoeba en-de when
+  it is there;
 - translation of test_2016_flickr, greedy and beam 5, fp32, int8 and (where the CPU has
   AVX512_BF16 or AMX) bf16, each over the full vocabulary and the shortlist: sentences/s and target
   pieces/s for decoding alone (model loaded, median of --repeats runs), the whole
@@ -38,19 +40,21 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from s2s import checkpoint
-from s2s.data import ParallelData
-from s2s.text import read_parallel, split_path
-from s2s.loss import batch_loss
 from s2s.metrics import score
 from s2s.precision import has_bf16
 from s2s.shortlist import path_for
+from s2s.text import read_parallel
 from s2s.translator import Translator
 
+from machine import cpu
 from peers import compare, peer_figures
 from rounds import format_options, load_format
+from timing import matmul_peak, run_timed
+from training import profile_training, train_flops, train_speed
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(os.environ.get("S2S_DATA", ROOT / "data"))
+BF16_TRAIN = "Multi30k de-en, train.bf16"
 
 
 def parse_args() -> argparse.Namespace:
@@ -69,82 +73,6 @@ def parse_args() -> argparse.Namespace:
                         help="also print where the time goes (torch.profiler, top operators) in training "
                              "steps and in beam-5 decoding")
     return parser.parse_args()
-
-
-def matmul_peak(repeats: int = 10) -> float:
-    """The best median GFLOP/s of fp32 square matrix products on this machine."""
-    best = 0.0
-    for n in (512, 1024, 2048):
-        a, b = torch.randn(n, n), torch.randn(n, n)
-        torch.mm(a, b)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            torch.mm(a, b)
-            times.append(time.perf_counter() - start)
-        best = max(best, 2 * n ** 3 / statistics.median(times) / 1e9)
-    return best
-
-
-def run_timed(cmd: list[str]) -> tuple[float, int]:
-    """Runs a command (its messages kept back unless it fails); returns its wall seconds and
-    peak resident memory (KB)."""
-    with tempfile.TemporaryFile() as messages:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stderr=messages)
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - start
-        if os.waitstatus_to_exitcode(status) != 0:
-            messages.seek(0)
-            sys.exit(f"failed: {' '.join(cmd)}\n{messages.read().decode(errors='replace')}")
-    return seconds, usage.ru_maxrss
-
-
-def train_speed(args, out: Path, overrides: list[str]) -> dict:
-    """Trains for --steps steps; returns median pieces/s over the steady windows and peak memory."""
-    cmd = [sys.executable, "-m", "s2s", "train", "-c", args.config, "-o", str(out), "--quiet",
-           "--set", f"train.max_steps={args.steps}", "--set", f"train.valid_every={args.steps}",
-           "--set", f"train.log_every={args.window}", "--set", "train.keep_checkpoints=0", *overrides]
-    seconds, rss = run_timed(cmd)
-    steady = [window["tokens_per_s"] for window in checkpoint.train_log(out) if window["step"] > args.skip]
-    return {"pieces_s": statistics.median(steady), "windows": len(steady), "max_rss_mb": rss / 1024,
-            "seconds": seconds}
-
-
-def _training_batches(run_dir: Path, batches: int) -> tuple[torch.nn.Module, ParallelData, list[list[int]]]:
-    """A run's model (in training mode), its encoded training data and the first `batches` batches."""
-    translator = Translator.load(run_dir / "last.pt", torch.device("cpu"), precision="fp32")
-    config = translator.config
-    src, tgt = read_parallel(split_path(config.data.train, config.data.src_lang),
-                             split_path(config.data.train, config.data.tgt_lang))
-    train = ParallelData.from_text(src[:20000], tgt[:20000], translator.tokenizer, max_len=config.data.max_len)
-    return translator.model.train(), train, train.epoch_batches(config.train.batch_tokens, 1, 0)[:batches]
-
-
-def train_flops(run_dir: Path, batches: int = 20) -> float:
-    """Model FLOPs (forward + backward) per source+target piece, on the run's first real batches."""
-    model, train, batch_list = _training_batches(run_dir, batches)
-    flops = pieces = 0
-    for indices in batch_list:
-        batch = train.batch(indices)
-        with FlopCounterMode(display=False) as counter:
-            batch_loss(model, batch, 0.1)[0].backward()  # as s2s.trainer computes it
-        flops += counter.get_total_flops()
-        pieces += train.counts(indices)[0]
-    return flops / pieces
-
-
-def profile_training(run_dir: Path, batches: int = 10) -> None:
-    """The operators that take the most CPU time in a few training steps (forward, backward, Adam)."""
-    model, train, batch_list = _training_batches(run_dir, batches)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)  # as s2s.trainer has it
-    with torch.profiler.profile() as prof:
-        for indices in batch_list:
-            batch_loss(model, train.batch(indices), 0.1)[0].backward()
-            optimizer.step()
-            optimizer.zero_grad()
-    print(f"training, {batches} steps:")
-    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=12))
 
 
 def profile_decoding(translator: Translator, lines: list[str]) -> None:
@@ -185,11 +113,14 @@ def main() -> None:
         print(f"{args.model} does not exist (train it with `make multi30k`)")
         args.model = None
     peak = matmul_peak()
+    print(f"CPU: {cpu()}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak {peak:.1f} GFLOP/s")
     print()
     rows, speeds = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         corpora = [("Multi30k de-en", [])]
+        if has_bf16(torch.device("cpu")):  # the output layer in bf16 (train.bf16) where the CPU has it
+            corpora.append((BF16_TRAIN, ["--set", "train.bf16=true"]))
         tatoeba = DATA / "tatoeba-en-de"
         if not args.no_tatoeba and (tatoeba / "train.en").exists():
             corpora.append(("Tatoeba en-de", [
@@ -215,13 +146,17 @@ def main() -> None:
             achieved = speed["pieces_s"] * flops / 1e9
             print(f"| {name} | {speed['pieces_s']:,.0f} | {flops / 1e6:.1f} M | {achieved:.1f} | "
                   f"{achieved / peak:.0%} | {speed['max_rss_mb']:,.0f} MB |")
-        if len(rows) > 1:
+        if BF16_TRAIN in speeds:
+            print(f"\ntrain.bf16 / fp32 pieces/s: {speeds[BF16_TRAIN] / speeds['Multi30k de-en']:.2f} "
+                  "(its FLOPs counted as fp32's, against the fp32 peak)")
+        if "Tatoeba en-de" in speeds:
             print(f"\nTatoeba / Multi30k pieces/s: {speeds['Tatoeba en-de'] / speeds['Multi30k de-en']:.2f}")
         print(f"\n(median of {rows[0][1]['windows']} windows of {args.window} steps after step {args.skip})")
         print()
         decoded = translation(args, test_flops, peak, Path(tmp))
     if args.peers or args.last_peers:
-        compare(peer_figures(rerun=args.peers), speeds["Multi30k de-en"], decoded)
+        train = {"fp32": speeds["Multi30k de-en"], "bf16": speeds.get(BF16_TRAIN, speeds["Multi30k de-en"])}
+        compare(peer_figures(rerun=args.peers), train, decoded)
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:
             run_dir = Path(tmp) / "profile"
