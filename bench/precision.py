@@ -17,11 +17,13 @@ import argparse
 
 import torch
 
-from machine import cpu
-from rounds import FORMATS, alternating, load_format
 from s2s.metrics import score
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
+
+from machine import cpu
+from rounds import FORMATS, alternating, load_format
+
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])

@@ -21,7 +21,8 @@ every query, so nothing is cached on the module between calls.
 Attention computes in fp32 whatever its query's format, and hands the context back in the
 query's: in a bf16 model (`s2s.precision`) it keeps fp32 weights, as the CPU runs its tanh,
 its products with one output column (v) and its small batched products slower in bf16
-than in fp32.
+than in fp32. The memory comes in fp32: the decoder casts it once per batch
+(`Decoder.remember`), not at every step.
 """
 
 from __future__ import annotations
@@ -61,15 +62,14 @@ class Attention(nn.Module):
             self.position_v = nn.Linear(query_size, 1, bias=False)  # v_p
 
     def keys(self, memory: torch.Tensor) -> torch.Tensor:
-        """Projects the memory once per batch: (B, S, He) -> (B, S, Hq), in fp32."""
-        memory = memory.float()
+        """Projects the fp32 memory once per batch: (B, S, He) -> (B, S, Hq)."""
         return memory if self.key_proj is None else self.key_proj(memory)
 
     def forward(self, query: torch.Tensor, keys: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor,
                 coverage: torch.Tensor | None = None, start: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """Attends for a block of queries.
 
-        query: (B, T, Hq); keys: (B, S, Hq) from keys(); memory: (B, S, He);
+        query: (B, T, Hq); keys: (B, S, Hq) from keys(); memory: (B, S, He) in fp32;
         mask: (B, S) True on real source positions; coverage: (B, S) summed earlier weights
         (with coverage on; T must be 1 then, as each step's coverage depends on the last);
         start: the target position of the first query (the diagonal centre counts from it).
@@ -77,7 +77,7 @@ class Attention(nn.Module):
         (global) or at most 1 (local-p). The context comes in the query's format, the
         weights in fp32.
         """
-        given, query, memory = query.dtype, query.float(), memory.float()  # no copies when fp32
+        given, query = query.dtype, query.float()  # no copy when fp32
         if self.kind == "additive":
             hidden = keys.unsqueeze(1) + self.query_proj(query).unsqueeze(2)  # (B, T, S, Hq)
             if self.coverage is not None:

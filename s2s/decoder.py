@@ -131,7 +131,7 @@ class Decoder(nn.Module):
 
     def remember(self, values: torch.Tensor, final: torch.Tensor, mask: torch.Tensor) -> Memory:
         """The memory of the encoder's output values (B, S, He) and summary final (B, He)."""
-        if self.attention is not None:  # attention reads the values in fp32 (s2s.attention)
+        if self.attention is not None:  # attention reads the values in fp32 (s2s.attention): cast once here
             values = values.float()  # (B, S, He); no copy when they are fp32
             return Memory(values, self.attention.keys(values), mask)
         if self.context_kind == "last":
