@@ -1,5 +1,5 @@
 """Lets `python -m s2s` (and `torchrun -m s2s`) run the command line."""
 
-from s2s.cli import main
+from s2s.cli import run
 
-main()
+run()

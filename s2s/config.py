@@ -24,7 +24,7 @@ CONTEXTS = ("last", "transformed_last", "transformed_mean")
 CONTEXT_USES = ("init", "input", "both")
 TOKENIZER_TYPES = ("unigram", "bpe")
 TASKS = ("translate", "classify", "tag")
-POOLINGS = ("last", "mean", "attention")
+POOLINGS = ("last", "mean", "attention", "max")
 WORD_PIECES = ("first", "first_last")
 # How a split is stored: `parallel` is PREFIX.SRC_LANG + PREFIX.TGT_LANG (for classify: text
 # and one label per line; for tag: words and their labels, whitespace-split); the others are

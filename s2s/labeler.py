@@ -5,7 +5,9 @@ The sentence vector of a classifier is made in the seed's two ways, or a modern 
 - `last`: the encoder's last state in each direction (forward at the last piece, backward
   at the first), concatenated: the summary the bridge of a translator starts from;
 - `mean`: the mean of the top layer's states over the real (non-padding) positions;
-- `attention`: a learned weighted mean, softmax(v . tanh(W h_i)) over the positions.
+- `attention`: a learned weighted mean, softmax(v . tanh(W h_i)) over the positions;
+- `max`: the largest value of each feature over the real positions (the BiLSTM-max sentence
+  vector of Conneau et al. 2017).
 A tagger labels each word from the encoder state at the word's first piece (bidirectional,
 so that state has read the whole sentence on both sides), or with `word_pieces: first_last`
 from that state and the state at its last piece side by side: there the forward direction
@@ -38,6 +40,8 @@ class Pooling(nn.Module):
             return final
         if self.kind == "mean":
             return memory.sum(1) / mask.sum(1, keepdim=True).to(memory.dtype)
+        if self.kind == "max":
+            return memory.masked_fill(~mask.unsqueeze(-1), float("-inf")).amax(1)  # (B, He)
         scores = self.score(torch.tanh(self.project(memory))).squeeze(-1)  # (B, S)
         weights = torch.softmax(scores.masked_fill(~mask, float("-inf")), dim=-1)
         return torch.bmm(weights.unsqueeze(1), memory).squeeze(1)  # (B, He)

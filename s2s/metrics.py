@@ -1,17 +1,21 @@
 """Corpus scores through sacrebleu: BLEU and chrF, each with its signature.
 
 Scores are formatted by sacrebleu itself, as its command line does (one decimal), so
-`s2s eval` prints the same figures as `sacrebleu REF -i HYP -m bleu chrf`.
+`s2s eval` prints the same figures as `sacrebleu REF -i HYP -m bleu chrf`. sacrebleu is
+imported when a score is first computed: it takes a tenth of a second, which every other
+command would otherwise pay at start-up.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-
-from sacrebleu.metrics import BLEU, CHRF
+from typing import TYPE_CHECKING
 
 from s2s.errors import UserError
+
+if TYPE_CHECKING:
+    from sacrebleu.metrics import BLEU, CHRF
 
 WIDTH = 1  # decimals, sacrebleu's command-line default
 
@@ -37,11 +41,15 @@ def _score(metric: BLEU | CHRF, hyps: list[str], refs: list[str]) -> Score:
 
 def bleu(hyps: list[str], refs: list[str]) -> Score:
     """Cased corpus BLEU with sacrebleu's defaults (13a tokenization, exp smoothing)."""
+    from sacrebleu.metrics import BLEU
+
     return _score(BLEU(), hyps, refs)
 
 
 def chrf(hyps: list[str], refs: list[str]) -> Score:
     """chrF2 with sacrebleu's defaults."""
+    from sacrebleu.metrics import CHRF
+
     return _score(CHRF(), hyps, refs)
 
 

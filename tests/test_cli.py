@@ -55,6 +55,36 @@ def test_a_reader_that_stops_early_is_not_an_error(trained):
     assert result.returncode == 0 and result.stderr == ""
 
 
+def test_the_quick_exit_loses_no_output_and_keeps_exit_statuses(trained, demo_corpus, tmp_path):
+    lines = (demo_corpus / "valid.src").read_text().splitlines()[:40] * 8  # 320 lines
+    (tmp_path / "in.txt").write_text("\n".join(lines) + "\n")
+    expected = cli("translate", "-m", trained, "-i", tmp_path / "in.txt").stdout  # in-process, no quick exit
+    s2s = [sys.executable, "-m", "s2s"]
+    piped = subprocess.run(s2s + ["translate", "-m", trained, "-i", tmp_path / "in.txt"], capture_output=True,
+                           text=True)
+    assert piped.returncode == 0 and piped.stdout == expected and len(piped.stdout.splitlines()) == 320
+    written = subprocess.run(s2s + ["translate", "-m", trained, "-i", tmp_path / "in.txt", "-o", tmp_path / "out"])
+    assert written.returncode == 0 and (tmp_path / "out").read_text() == expected
+    mistake = subprocess.run(s2s + ["translate", "-m", tmp_path / "in.txt"], capture_output=True, text=True)
+    assert mistake.returncode == 1 and "in.txt" in mistake.stderr
+    usage = subprocess.run(s2s + ["translate", "--no-such-option"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "--no-such-option" in usage.stderr
+
+
+def test_the_quick_exit_runs_exit_handlers_and_waits_for_threads():
+    script = ("import atexit, sys, threading, time; from s2s.cli import run\n"
+              "atexit.register(lambda: print('handler ran', flush=True))\n"
+              "threading.Thread(target=lambda: (time.sleep(0.5), print('thread done', flush=True))).start()\n"
+              "sys.argv = ['s2s', '--version']; run()")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.splitlines()[1:] == ["thread done", "handler ran"]
+    script = ("import atexit, sys; from s2s.cli import run\n"
+              "atexit.register(lambda: print('handler ran', flush=True))\n"
+              "sys.argv = ['s2s', 'info', '/no/such/run']; run()")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 2 and result.stdout == "handler ran\n"
+
+
 def test_every_command_has_a_summary_and_an_example():
     from s2s.cli import main
     for name, command in main.commands.items():

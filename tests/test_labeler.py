@@ -12,7 +12,7 @@ from s2s.labeler import Classifier, Tagger, last_pieces
 from s2s.tokenizer import EOS, UNK
 
 CELLS = ["rnn", "gru", "lstm"]
-POOLINGS = ["last", "mean", "attention"]
+POOLINGS = ["last", "mean", "attention", "max"]
 
 
 def config(cell="gru", pooling="last", layers=1, bidirectional=True, head_size=0, word_pieces="first"):
@@ -64,7 +64,7 @@ def test_a_taggers_labels_do_not_depend_on_padding_and_come_from_first_pieces(ce
     assert_each_sentence_alone_gets_its_rows(model, src, first, together)
 
 
-def test_mean_and_attention_pooling_are_means_over_real_positions():
+def test_mean_max_and_attention_pooling_read_real_positions_only():
     torch.manual_seed(0)
     model = Classifier(config(pooling="mean"), vocab_size=30, num_labels=2).eval()
     src = sentences(3)
@@ -74,6 +74,10 @@ def test_mean_and_attention_pooling_are_means_over_real_positions():
     mean = model.pooling(memory, final, mask)
     for i, n in enumerate(batch.src_len.tolist()):
         torch.testing.assert_close(mean[i], memory[i, :n].mean(0))
+    high_padding = torch.where(mask.unsqueeze(-1), memory, torch.full_like(memory, 100.0))  # above every state
+    largest = Classifier(config(pooling="max"), vocab_size=30, num_labels=2).pooling(high_padding, final, mask)
+    for i, n in enumerate(batch.src_len.tolist()):
+        torch.testing.assert_close(largest[i], memory[i, :n].amax(0))
     attention = Classifier(config(pooling="attention"), vocab_size=30, num_labels=2).pooling
     pooled = attention(memory, final, mask)
     assert torch.isfinite(pooled).all() and pooled.shape == final.shape
