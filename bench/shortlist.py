@@ -7,6 +7,7 @@ mean shortlist size per batch, and decoding seconds (model loaded first; median 
 `--top` are learnt here from the run's training text (`s2s shortlist` writes one to use).
 
     python bench/shortlist.py -m runs/multi30k_de_en --tops 20 50 100
+    python bench/shortlist.py -m runs/multi30k_de_en --tops 50 100 200 --beams 5 --precision bf16
 """
 
 from __future__ import annotations
@@ -33,9 +34,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--beams", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--int8", action="store_true", help="int8 weights (--quantize int8) for every row")
+    parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                        help="what every row computes in (bf16: on a CPU with AVX512_BF16 or AMX)")
     parser.add_argument("--stop-margin", type=float, default=0.0, help="beam search's stop margin for every row")
     parser.add_argument("--batch-size", type=int, default=64)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if args.int8 and args.precision == "bf16":
+        parser.error("--int8 computes in fp32: leave out --precision bf16")
+    return args
 
 
 def sizes(translator: Translator) -> list[tuple[int, float]]:
@@ -55,7 +61,7 @@ def sizes(translator: Translator) -> list[tuple[int, float]]:
 def main() -> None:
     args = parse_args()
     base = Translator.load(args.model, torch.device("cpu"), batch_size=args.batch_size,
-                           quantize="int8" if args.int8 else None, precision="fp32")
+                           quantize="int8" if args.int8 else None, precision=args.precision)
     settings = {"full": base}
     for top in args.tops:
         shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=100_000)
@@ -63,9 +69,8 @@ def main() -> None:
     counts = {name: sizes(t) for name, t in settings.items() if t.shortlist is not None}
     data = base.config.data
     print(f"{cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads; weights "
-          f"{'int8' if args.int8 else 'fp32'}; stop margin {args.stop_margin:g}; frequent pieces {args.frequent}; "
-          "target vocabulary "
-          f"{base.tokenizer.tgt_vocab_size}")
+          f"{'int8' if args.int8 else args.precision}; stop margin {args.stop_margin:g}; "
+          f"frequent pieces {args.frequent}; target vocabulary {base.tokenizer.tgt_vocab_size}")
     print("| split | beam | vocabulary | rows per batch | pieces per sentence | BLEU | lines changed | seconds "
           "| speed-up |")
     print("|---|---:|---|---:|---:|---:|---:|---:|---:|")

@@ -10,7 +10,8 @@ Prints, in one run:
 - translation of test_2016_flickr, greedy and beam 5, fp32, int8 and (where the CPU has
   AVX512_BF16 or AMX) bf16, each over the full vocabulary and the shortlist: sentences/s and target
   pieces/s for decoding alone (model loaded, median of --repeats runs), the whole
-  `s2s translate` command (start-up and model load included), BLEU and chrF;
+  `s2s translate` command (start-up and model load included, median of --repeats runs),
+  BLEU and chrF;
 - with --peers: the ratios s2s / peer against Joey NMT and OpenNMT-py, rerun in the same
   run by ../shared/bench/peers/*.sh where those are installed (about 30 minutes each),
   else against the figures recorded in ../shared/bench/peers/RESULTS.md (marked so);
@@ -203,7 +204,8 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
             bleu, chrf = score(out, refs)
             cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
                    "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", *format_options(number)]
-            whole, _ = run_timed(cmd + (["--shortlist"] if short else []))
+            whole = statistics.median(run_timed(cmd + (["--shortlist"] if short else []))[0]
+                                      for _ in range(args.repeats))
             sent_s = len(srcs) / seconds
             decoded[beam, number, short] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
             achieved = pieces / seconds * flops[beam] / 1e9
