@@ -8,6 +8,12 @@ mean shortlist size per batch, and decoding seconds (model loaded first; median 
 
     python bench/shortlist.py -m runs/multi30k_de_en --tops 20 50 100
     python bench/shortlist.py -m runs/multi30k_de_en --tops 50 100 200 --beams 5 --precision bf16
+    python bench/shortlist.py -m runs/multi30k_de_en --tops 50 --beams 5 --full-normaliser --repeats 1
+
+`--full-normaliser` adds, for each top, a row that keeps the shortlist's choices but
+normalises every step over the full vocabulary (so it computes the whole output layer: its
+seconds are not a speed-up). It tells which of the two a BLEU change comes from: pieces the
+shortlist leaves out, or log-probabilities normalised over fewer pieces.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import torch
 from machine import cpu
 from rounds import alternating
 from s2s.metrics import score
-from s2s.shortlist import learn_for
+from s2s.shortlist import ShortlistModel, learn_for
 from s2s.text import read_parallel, split_path
 from s2s.translator import Translator
 
@@ -37,11 +43,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
                         help="what every row computes in (bf16: on a CPU with AVX512_BF16 or AMX)")
     parser.add_argument("--stop-margin", type=float, default=0.0, help="beam search's stop margin for every row")
+    parser.add_argument("--full-normaliser", action="store_true",
+                        help="also each top with every step normalised over the full vocabulary")
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     if args.int8 and args.precision == "bf16":
         parser.error("--int8 computes in fp32: leave out --precision bf16")
     return args
+
+
+class FullNormaliser(ShortlistModel):
+    """The shortlist's pieces, with log-probabilities normalised over the full vocabulary."""
+
+    def decode_step(self, prev, memory, state):
+        attentional, weights, state = self.model.decoder.step(prev, memory.memory, state)
+        logits = self.model.output(self.model.features(attentional)).float()  # (B, V), every piece
+        full = torch.log_softmax(logits, dim=-1).index_select(1, memory.vocabulary)  # (B, V')
+        return full.masked_fill_(~memory.allowed, float("-inf")), weights, state
 
 
 def sizes(translator: Translator) -> list[tuple[int, float]]:
@@ -66,6 +84,10 @@ def main() -> None:
     for top in args.tops:
         shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=100_000)
         settings[f"top {top}"] = replace(base, shortlist=shortlist, search=replace(base.search, shortlist=True))
+        if args.full_normaliser:
+            own = replace(shortlist)  # an object of its own, so that its batches are counted apart
+            settings[f"top {top}, full normaliser"] = replace(settings[f"top {top}"], shortlist=own,
+                                                              shortlisted=FullNormaliser(base.model, own))
     counts = {name: sizes(t) for name, t in settings.items() if t.shortlist is not None}
     data = base.config.data
     print(f"{cpu()}; torch {torch.__version__}, {torch.get_num_threads()} threads; weights "
