@@ -56,10 +56,9 @@ class FullNormaliser(ShortlistModel):
     """The shortlist's pieces, with log-probabilities normalised over the full vocabulary."""
 
     def decode_step(self, prev, memory, state):
-        attentional, weights, state = self.model.decoder.step(prev, memory.memory, state)
-        logits = self.model.output(self.model.features(attentional)).float()  # (B, V), every piece
-        full = torch.log_softmax(logits, dim=-1).index_select(1, memory.vocabulary)  # (B, V')
-        return full.masked_fill_(~memory.allowed, float("-inf")), weights, state
+        log_probs, weights, state = self.model.decode_step(prev, memory.memory, state)  # (B, V), every piece
+        kept = log_probs.index_select(1, memory.vocabulary)  # (B, V'), the batch's shortlist columns
+        return kept.masked_fill_(~memory.allowed, float("-inf")), weights, state
 
 
 def sizes(translator: Translator) -> list[tuple[int, float]]:

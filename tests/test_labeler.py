@@ -74,6 +74,7 @@ def test_mean_max_and_attention_pooling_read_real_positions_only():
     mean = model.pooling(memory, final, mask)
     for i, n in enumerate(batch.src_len.tolist()):
         torch.testing.assert_close(mean[i], memory[i, :n].mean(0))
+    assert not mask.all()  # the sentences differ in length, so there is padding to ignore
     high_padding = torch.where(mask.unsqueeze(-1), memory, torch.full_like(memory, 100.0))  # above every state
     largest = Classifier(config(pooling="max"), vocab_size=30, num_labels=2).pooling(high_padding, final, mask)
     for i, n in enumerate(batch.src_len.tolist()):
