@@ -9,11 +9,14 @@ mean shortlist size per batch, and decoding seconds (model loaded first; median 
     python bench/shortlist.py -m runs/multi30k_de_en --tops 20 50 100
     python bench/shortlist.py -m runs/multi30k_de_en --tops 50 100 200 --beams 5 --precision bf16
     python bench/shortlist.py -m runs/multi30k_de_en --tops 50 --beams 5 --full-normaliser --repeats 1
+    python bench/shortlist.py -m runs/multi30k_de_en --tops 50 --beams 5 --estimate --precision bf16
 
 `--full-normaliser` adds, for each top, a row that keeps the shortlist's choices but
 normalises every step over the full vocabulary (so it computes the whole output layer: its
 seconds are not a speed-up). It tells which of the two a BLEU change comes from: pieces the
-shortlist leaves out, or log-probabilities normalised over fewer pieces.
+shortlist leaves out, or log-probabilities normalised over fewer pieces. `--estimate` adds a
+row for each top normalised over the estimated full vocabulary (s2s.normaliser, fitted here
+to the checkpoint as `s2s shortlist` fits it).
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--stop-margin", type=float, default=0.0, help="beam search's stop margin for every row")
     parser.add_argument("--full-normaliser", action="store_true",
                         help="also each top with every step normalised over the full vocabulary")
+    parser.add_argument("--estimate", action="store_true",
+                        help="also each top normalised over the estimated full vocabulary")
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     if args.int8 and args.precision == "bf16":
@@ -58,7 +63,7 @@ class FullNormaliser(ShortlistModel):
     def decode_step(self, prev, memory, state):
         log_probs, weights, state = self.model.decode_step(prev, memory.memory, state)  # (B, V), every piece
         kept = log_probs.index_select(1, memory.vocabulary)  # (B, V'), the batch's shortlist columns
-        return kept.masked_fill_(~memory.allowed, float("-inf")), weights, state
+        return kept.add_(memory.outside), weights, state
 
 
 def sizes(translator: Translator) -> list[tuple[int, float]]:
@@ -81,8 +86,15 @@ def main() -> None:
                            quantize="int8" if args.int8 else None, precision=args.precision)
     settings = {"full": base}
     for top in args.tops:
-        shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=100_000)
-        settings[f"top {top}"] = replace(base, shortlist=shortlist, search=replace(base.search, shortlist=True))
+        shortlist, _ = learn_for(args.model, top=top, frequent=args.frequent, max_pairs=100_000,
+                                 estimate=args.estimate)
+        settings[f"top {top}"] = replace(base, shortlist=shortlist, search=replace(base.search, shortlist=True),
+                                         shortlisted=ShortlistModel(base.model, shortlist))  # over the shortlist alone
+        if args.estimate:
+            own = replace(shortlist)
+            settings[f"top {top}, estimate"] = replace(settings[f"top {top}"], shortlist=own,
+                                                       shortlisted=ShortlistModel(base.model, own,
+                                                                                  own.estimate_for(base.output_layer)))
         if args.full_normaliser:
             own = replace(shortlist)  # an object of its own, so that its batches are counted apart
             settings[f"top {top}, full normaliser"] = replace(settings[f"top {top}"], shortlist=own,

@@ -11,15 +11,16 @@ special ids (0-3, the smallest) keep their own columns.
 
 `ShortlistModel` decodes with it: the output layer's rows for the shortlist are taken once
 per batch, and every step's scores and softmax cover those rows only. The log-probabilities
-are normalised over the shortlist, and search maps their columns back to piece ids through
-the memory's `vocabulary`. The file lives beside the checkpoints (`RUN/shortlist.pt`) and
-names the tokenizer it was learnt with.
+are normalised over the shortlist, or, when the file holds an estimate fitted to the
+checkpoint (s2s.normaliser), over the estimated full vocabulary; search maps their columns
+back to piece ids through the memory's `vocabulary`. The file lives beside the checkpoints
+(`RUN/shortlist.pt`) and names the tokenizer it was learnt with.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,13 @@ from torch.nn import functional as F
 from s2s import checkpoint, loader
 from s2s.align import Model1
 from s2s.errors import UserError
+from s2s.normaliser import Normaliser, fingerprint, fit, positions
 from s2s.quantize import QuantizedRows
 from s2s.text import line_chunks, split_path
 from s2s.tokenizer import PAD, Tokenizer
 
 FILE = "shortlist.pt"
+ESTIMATE_PAIRS = 10_000  # training pairs the estimate of the left-out mass is fitted to and measured on
 SPECIALS = 4  # PAD, UNK, BOS, EOS: always in, in columns 0-3
 
 
@@ -58,6 +61,7 @@ class Shortlist:
     table: torch.Tensor  # (Vs + 1, top) int64 target ids, best first; row e + 1 for piece e, row 0 NULL; -1 pads
     always: torch.Tensor  # (A,) int64 target ids in every batch's shortlist: specials, NULL's, most frequent
     tokenizer: str  # tokenizer_fingerprint of the tokenizer it was learnt with
+    normaliser: dict[str, Any] | None = None  # Normaliser.state of the estimate fitted to one checkpoint
 
     @classmethod
     def learn(cls, src: list[list[int]], tgt: list[list[int]], src_vocab: int, tgt_vocab: int, *,
@@ -102,11 +106,19 @@ class Shortlist:
         return ids.to(src.device), allowed.to(src.device)
 
     def state(self) -> dict[str, Any]:
-        return {"table": self.table, "always": self.always, "tokenizer": self.tokenizer}
+        return {"table": self.table, "always": self.always, "tokenizer": self.tokenizer,
+                **({} if self.normaliser is None else {"normaliser": self.normaliser})}
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> "Shortlist":
-        return cls(state["table"], state["always"], state["tokenizer"])
+        return cls(state["table"], state["always"], state["tokenizer"], state.get("normaliser"))
+
+    def estimate_for(self, output_layer: str | None) -> Normaliser | None:
+        """The estimate of the left-out mass if it was fitted to the output layer with this
+        fingerprint (s2s.normaliser.fingerprint), else None."""
+        if self.normaliser is None or self.normaliser["fitted_to"] != output_layer:
+            return None
+        return Normaliser.from_state(self.normaliser)
 
     def save(self, path: str | Path, settings: dict[str, Any]) -> None:
         checkpoint.save(path, {"shortlist": self.state(), "settings": settings})
@@ -133,19 +145,20 @@ class ShortMemory:
     memory: Any  # the model's own memory (s2s.decoder.Memory)
     vocabulary: torch.Tensor  # (V',) the target ids that the log-probabilities' columns stand for
     output: nn.Module  # the output layer over those V' rows
-    allowed: torch.Tensor  # (B, V') True where a sentence's shortlist holds the column's id
+    outside: torch.Tensor  # (B, V') fp32, 0 where a sentence's shortlist holds the column's id, else -inf
 
     def select(self, index: torch.Tensor) -> "ShortMemory":
         """Rows `index` (B',) of the batch; the columns stay the batch's."""
-        return ShortMemory(self.memory.select(index), self.vocabulary, self.output, self.allowed.index_select(0, index))
+        return ShortMemory(self.memory.select(index), self.vocabulary, self.output, self.outside.index_select(0, index))
 
 
 class ShortlistModel:
     """A translation model (s2s.model.Seq2Seq, fp32 or int8) that decodes over a shortlist:
-    the search protocol of the model, with log-probabilities (B, V') over memory.vocabulary."""
+    the search protocol of the model, with log-probabilities (B, V') over memory.vocabulary,
+    normalised over the shortlist or, given `normaliser`, over the estimated full vocabulary."""
 
-    def __init__(self, model: nn.Module, shortlist: Shortlist):
-        self.model, self.shortlist = model, shortlist
+    def __init__(self, model: nn.Module, shortlist: Shortlist, normaliser: Normaliser | None = None):
+        self.model, self.shortlist, self.normaliser = model, shortlist, normaliser
         self.rows = Rows(model.output)  # the output layer, to cut to each batch's rows
 
     @property
@@ -156,15 +169,21 @@ class ShortlistModel:
         """src (B, S), src_len (B,) -> the model's memory with the batch's shortlist, first state."""
         memory, state = self.model.encode(src, src_len)
         ids, allowed = self.shortlist.columns(src)  # (V',), (B, V')
-        return ShortMemory(memory, ids, self.rows.cut(ids), allowed), state
+        # Added to each step's scores, which is cheaper than masking them with `allowed`: 0.02 ms
+        # against 0.5 ms for 320 x 1,100 scores on 2 cores.
+        outside = torch.zeros(allowed.shape, device=src.device).masked_fill_(~allowed, float("-inf"))
+        return ShortMemory(memory, ids, self.rows.cut(ids), outside), state
 
     def decode_step(self, prev: torch.Tensor, memory: ShortMemory,
                     state: Any) -> tuple[torch.Tensor, torch.Tensor, Any]:
         """prev (B,) -> log-probabilities (B, V') over each sentence's shortlist (-inf outside
         it), attention (B, S), next state."""
         attentional, weights, state = self.model.decoder.step(prev, memory.memory, state)
-        logits = memory.output(self.model.features(attentional)).float()  # (B, V')
-        return torch.log_softmax(logits.masked_fill_(~memory.allowed, float("-inf")), dim=-1), weights, state
+        features = self.model.features(attentional)  # (B, E)
+        logits = memory.output(features).float().add_(memory.outside)  # (B, V')
+        if self.normaliser is None:
+            return torch.log_softmax(logits, dim=-1), weights, state
+        return self.normaliser.correct(features, logits), weights, state
 
 
 class Rows:
@@ -191,11 +210,13 @@ class _Rows(nn.Module):
         return F.linear(x, self.weight, self.bias)
 
 
-def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int) -> tuple[Shortlist, int]:
+def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int,
+              estimate: bool = False) -> tuple[Shortlist, int]:
     """The shortlist of a translation checkpoint, learnt from its run's training text (at
     most `max_pairs` pairs, spread evenly over the corpus; pairs longer than data.max_len
-    left out, as training leaves them), and the number of pairs it was learnt from."""
-    config, tokenizer, _, _, _ = loader.load(model_path)
+    left out, as training leaves them), and the number of pairs it was learnt from. With
+    `estimate`, it holds an estimate of the mass it leaves out, fitted to the checkpoint."""
+    config, tokenizer, model, _, _ = loader.load(model_path)
     data = config.data
     try:
         paths = [split_path(data.train, lang) for lang in (data.src_lang, data.tgt_lang)]
@@ -223,4 +244,22 @@ def learn_for(model_path: str | Path, *, top: int, frequent: int, max_pairs: int
         raise UserError(f"no training pairs to learn a shortlist from in {paths[0]} and {paths[1]}")
     found = Shortlist.learn(src, tgt, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size, top=top,
                             frequent=frequent, tokenizer=tokenizer_fingerprint(tokenizer))
+    if estimate:
+        found = replace(found, normaliser=estimate_for(model.eval(), found, list(zip(src, tgt))))
     return found, len(src)
+
+
+def estimate_for(model: nn.Module, shortlist: Shortlist, pairs: list[tuple[list[int], list[int]]],
+                 count: int = ESTIMATE_PAIRS) -> dict[str, Any]:
+    """Normaliser.state of the estimate of what `shortlist` leaves out, fitted to `model`
+    (fp32, eval mode) on `count` of the training `pairs` spread evenly, a fifth of them held
+    out to measure it."""
+    every = max(1, len(pairs) // count)
+    chosen = pairs[::every][:count]
+    by_length = lambda part: sorted(part, key=lambda pair: (len(pair[1]), len(pair[0])))  # noqa: E731  less padding
+    held_out = [pair for k, pair in enumerate(chosen) if k % 5 == 4]
+    train = [pair for k, pair in enumerate(chosen) if k % 5 != 4]
+    held_out = held_out or train  # fewer than five pairs: measured on those it was fitted to
+    net, error = fit(positions(model, shortlist.columns, by_length(train)),
+                     positions(model, shortlist.columns, by_length(held_out)))
+    return net.state(fingerprint(model.output), error)

@@ -37,6 +37,7 @@ from s2s.result import Attention, Translation, join_nbest
 from s2s.search import search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
+from s2s.normaliser import fingerprint
 from s2s.shortlist import Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
@@ -68,6 +69,7 @@ class Translator:
     shortlist_path: Path | None = None  # where the model's shortlist is (None for an ensemble)
     shortlist: Shortlist | None = None  # loaded once search.shortlist asks for it
     shortlisted: ShortlistModel | None = field(default=None, repr=False)  # the model over it, made once
+    output_layer: str | None = None  # s2s.normaliser.fingerprint of the fp32 output layer (None for an ensemble)
     precision: str = "fp32"  # what the model computes in: fp32 or bf16 (s2s.precision)
 
     @classmethod
@@ -92,11 +94,12 @@ class Translator:
         device = resolve_device(device)
         model = model.to(device).eval()
         precision = precisions.resolve(precision, device, quantize)
+        output_layer = fingerprint(model.output) if isinstance(model, Seq2Seq) else None  # before int8
         if quantize is not None:
             model = quantize_model(model, quantize, device)
         model = precisions.apply(model, precision)
         paths = list(model_path) if isinstance(model_path, (list, tuple)) else [model_path]
-        return cls(model, tokenizer, device, config=config, precision=precision,
+        return cls(model, tokenizer, device, config=config, precision=precision, output_layer=output_layer,
                    shortlist_path=path_for(paths[0]) if len(paths) == 1 else None, **settings)
 
     def with_search(self, **options) -> "Translator":
@@ -119,6 +122,10 @@ class Translator:
             raise UserError("search.shortlist needs a translator loaded from one run's checkpoint (not an "
                             "ensemble); or set its shortlist to Shortlist.load(path, tokenizer)")
         self.shortlist = Shortlist.load(self.shortlist_path, self.tokenizer)
+        if self.shortlist.normaliser is not None and self.shortlist.estimate_for(self.output_layer) is None:
+            log.warning("%s holds an estimate of the left-out mass fitted to another checkpoint: decoding "
+                        "normalises over the shortlist alone (`s2s shortlist -m` this checkpoint fits one to it)",
+                        self.shortlist_path)
 
     def translate(self, lines: list[str]) -> list[str]:
         """Translates a list of raw lines (1-best); blank lines come back empty."""
@@ -244,7 +251,8 @@ class Translator:
         int8 output layer is unpacked then, not for every call)."""
         made = self.shortlisted
         if made is None or made.model is not self.model or made.shortlist is not self.shortlist:
-            made = self.shortlisted = ShortlistModel(self.model, self.shortlist)
+            made = self.shortlisted = ShortlistModel(self.model, self.shortlist,
+                                                     self.shortlist.estimate_for(self.output_layer))
         return made
 
     def force(self, line: str, reference: str) -> Translation:

@@ -220,3 +220,35 @@ def test_shortlist_names_training_text_that_is_not_there(run, tmp_path, monkeypa
     result = CliRunner().invoke(main, ["shortlist", "-m", str(tmp_path / "moved.pt")])
     assert result.exit_code == 1
     assert "the run's training text: file not found" in result.output and str(missing) in result.output
+
+
+def test_the_estimate_is_fitted_by_default_and_a_stale_one_is_named(run, tmp_path, demo_corpus):
+    import shutil
+
+    from s2s import checkpoint
+    from s2s.translator import Translator
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy)
+    result = CliRunner().invoke(main, ["shortlist", "-m", str(copy), "--top", "5", "--frequent", "3"])
+    assert result.exit_code == 0, result.output
+    assert "mean absolute error" in result.output
+    lines = (demo_corpus / "valid.src").read_text().splitlines()
+    short = Translator.load(copy, torch.device("cpu")).with_search(shortlist=True)
+    assert len(short.translate(lines)) == len(lines)
+    assert short.shortlisted.normaliser is not None  # fitted to this very checkpoint
+    content = checkpoint.load(copy / "shortlist.pt")
+    content["shortlist"]["normaliser"]["fitted_to"] = "another checkpoint"
+    checkpoint.save(copy / "shortlist.pt", {key: value for key, value in content.items() if key != "format"})
+    out = tmp_path / "hyp.txt"
+    result = CliRunner().invoke(main, ["translate", "-m", str(copy), "-i", str(demo_corpus / "valid.src"),
+                                       "-o", str(out), "--shortlist"])
+    assert result.exit_code == 0, result.output
+    assert "fitted to another checkpoint" in result.output and "normalises over the shortlist alone" in result.output
+    assert len(out.read_text().splitlines()) == len(lines)
+    stale = Translator.load(copy, torch.device("cpu")).with_search(shortlist=True)
+    stale.translate(lines[:2])
+    assert stale.shortlisted.normaliser is None
+    result = CliRunner().invoke(main, ["shortlist", "-m", str(copy), "--top", "5", "--no-estimate"])
+    assert result.exit_code == 0, result.output
+    assert checkpoint.load(copy / "shortlist.pt")["shortlist"].get("normaliser") is None
