@@ -173,8 +173,10 @@ def ensure_shortlist(model: str) -> str:
     if not where.exists():
         print(f"learning {where} (s2s shortlist -m {model}) ...", flush=True)
         subprocess.run([sys.executable, "-m", "s2s", "shortlist", "-m", model], check=True)
-    settings = checkpoint.load(where, require=("shortlist",)).get("settings", {})
-    return ", ".join(f"{key} {value:,}" for key, value in settings.items())
+    content = checkpoint.load(where, require=("shortlist",))
+    told = ", ".join(f"{key} {value:,}" for key, value in content.get("settings", {}).items())
+    estimate = content["shortlist"].get("normaliser") is not None
+    return told + (", normalised over the estimated full vocabulary" if estimate else ", normalised over itself")
 
 
 def _test_files() -> tuple[Path, Path]:
