@@ -11,8 +11,8 @@ gave it back (docs/performance.md).
 
 `Normaliser` predicts delta from what the step has anyway: the vector the output layer
 reads (E), the shortlist's own log-normaliser and the gap between it and the best score.
-It is a two-layer network (E + 2 -> 32 -> 1, softplus out, so delta >= 0), about 1% of the
-output layer's product. `fit` learns it once per checkpoint from teacher-forced training
+It is a two-layer network (E + 2 -> 32 -> 1, softplus out, so delta >= 0): under 2% of the
+product of an output layer cut to 2,000 shortlisted rows. `fit` learns it once per checkpoint from teacher-forced training
 pairs (`s2s shortlist`), and it is kept with the shortlist, with a fingerprint of the output
 layer it was fitted to.
 """
@@ -58,8 +58,9 @@ class Normaliser(nn.Module):
         return F.softplus(self.layers(inputs))
 
     def correct(self, features: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """features (B, E), shortlist logits (B, V') with -inf outside the shortlist ->
-        log-probabilities (B, V') normalised over the estimated full vocabulary."""
+        """features (B, E), shortlist logits (B, V') with -inf outside the shortlist, whose
+        columns 0-3 are the special ids (s2s.shortlist) -> log-probabilities (B, V')
+        normalised over the estimated full vocabulary."""
         log_probs = torch.log_softmax(logits, dim=-1)
         log_z = logits[:, EOS:EOS + 1] - log_probs[:, EOS:EOS + 1]  # (B, 1); EOS is in every shortlist
         return log_probs.sub_(self(self.inputs(features, logits, log_z)))

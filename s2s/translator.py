@@ -251,8 +251,9 @@ class Translator:
         int8 output layer is unpacked then, not for every call)."""
         made = self.shortlisted
         if made is None or made.model is not self.model or made.shortlist is not self.shortlist:
+            estimate = self.shortlist.estimate_for(self.output_layer)
             made = self.shortlisted = ShortlistModel(self.model, self.shortlist,
-                                                     self.shortlist.estimate_for(self.output_layer))
+                                                     None if estimate is None else estimate.to(self.device))
         return made
 
     def force(self, line: str, reference: str) -> Translation:
