@@ -27,7 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from s2s.tokenizer import BOS, EOS, PAD
+from s2s.data import collate
+from s2s.tokenizer import EOS, PAD
 
 HIDDEN = 32
 
@@ -85,24 +86,20 @@ class Positions:
 
 def positions(model: nn.Module, columns: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
               pairs: list[tuple[list[int], list[int]]], batch_size: int = 64) -> Positions:
-    """Every target position of `pairs` (source and target piece ids, no BOS/EOS) under
-    teacher forcing with `model` (s2s.model.Seq2Seq, fp32, eval mode), its shortlist given
-    by `columns` (s2s.shortlist.Shortlist.columns)."""
+    """Every target position of `pairs` (source and target piece ids, no BOS/EOS; the
+    source gets its EOS as in training and translation) under teacher forcing with `model`
+    (s2s.model.Seq2Seq, fp32, eval mode), its shortlist given by `columns`
+    (s2s.shortlist.Shortlist.columns)."""
     found, deltas = [], []
     with torch.no_grad():
         for start in range(0, len(pairs), batch_size):
-            batch = pairs[start:start + batch_size]
-            s_len = max(len(s) for s, _ in batch)
-            t_len = max(len(t) for _, t in batch) + 1
-            src = torch.tensor([s + [PAD] * (s_len - len(s)) for s, _ in batch])  # (B, S)
-            tgt_in = torch.tensor([[BOS] + t + [PAD] * (t_len - 1 - len(t)) for _, t in batch])  # (B, T)
-            tgt_out = torch.tensor([t + [EOS] + [PAD] * (t_len - 1 - len(t)) for _, t in batch])  # (B, T)
-            memory, state = model.encode(src, torch.tensor([len(s) for s, _ in batch]))
-            vectors, _ = model.decoder(tgt_in, memory, state)  # (B, T, H)
-            kept = tgt_out != PAD
+            batch = collate(*zip(*pairs[start:start + batch_size]), src_eos=True)
+            memory, state = model.encode(batch.src, batch.src_len)
+            vectors, _ = model.decoder(batch.tgt_in, memory, state)  # (B, T, H)
+            kept = batch.tgt_out != PAD
             features = model.features(vectors)[kept]  # (N, E)
             logits = model.output(features)  # (N, V)
-            ids, allowed = columns(src)  # (V',), (B, V')
+            ids, allowed = columns(batch.src)  # (V',), (B, V')
             rows = kept.nonzero()[:, 0]  # (N,) each position's sentence
             short = logits.index_select(1, ids).masked_fill_(~allowed[rows], float("-inf"))  # (N, V')
             log_z = torch.logsumexp(short, dim=-1, keepdim=True)  # (N, 1)

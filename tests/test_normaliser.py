@@ -26,7 +26,7 @@ def test_each_position_holds_the_mass_its_shortlist_leaves_out():
     expected = []
     with torch.no_grad():
         for s, t in PAIRS:  # one pair at a time, step by step through the full model
-            src, src_len = source_batch([s])
+            src, src_len = source_batch([s + [EOS]])  # the source's EOS, as positions gives it
             memory, state = model.encode(src, src_len)
             ids, allowed = shortlist.columns(src)
             prev = torch.tensor([BOS])
