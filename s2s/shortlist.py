@@ -113,12 +113,14 @@ class Shortlist:
     def from_state(cls, state: dict[str, Any]) -> "Shortlist":
         return cls(state["table"], state["always"], state["tokenizer"], state.get("normaliser"))
 
+    def fits(self, output_layer: str | None) -> bool:
+        """Whether it holds an estimate of the left-out mass fitted to the output layer with
+        this fingerprint (s2s.normaliser.fingerprint)."""
+        return self.normaliser is not None and self.normaliser["fitted_to"] == output_layer
+
     def estimate_for(self, output_layer: str | None) -> Normaliser | None:
-        """The estimate of the left-out mass if it was fitted to the output layer with this
-        fingerprint (s2s.normaliser.fingerprint), else None."""
-        if self.normaliser is None or self.normaliser["fitted_to"] != output_layer:
-            return None
-        return Normaliser.from_state(self.normaliser)
+        """The estimate of the left-out mass if it `fits` the output layer, else None."""
+        return Normaliser.from_state(self.normaliser) if self.fits(output_layer) else None
 
     def save(self, path: str | Path, settings: dict[str, Any]) -> None:
         checkpoint.save(path, {"shortlist": self.state(), "settings": settings})

@@ -122,7 +122,7 @@ class Translator:
             raise UserError("search.shortlist needs a translator loaded from one run's checkpoint (not an "
                             "ensemble); or set its shortlist to Shortlist.load(path, tokenizer)")
         self.shortlist = Shortlist.load(self.shortlist_path, self.tokenizer)
-        if self.shortlist.normaliser is not None and self.shortlist.estimate_for(self.output_layer) is None:
+        if self.shortlist.normaliser is not None and not self.shortlist.fits(self.output_layer):
             log.warning("%s holds an estimate of the left-out mass fitted to another checkpoint: decoding "
                         "normalises over the shortlist alone (`s2s shortlist -m` this checkpoint fits one to it)",
                         self.shortlist_path)

@@ -6,13 +6,12 @@ import random
 import pytest
 import torch
 
-from s2s.config import EncoderConfig, ModelConfig
+from s2s.config import POOLINGS, EncoderConfig, ModelConfig
 from s2s.labeled import collate, encode_inputs, encode_words
 from s2s.labeler import Classifier, Tagger, last_pieces
 from s2s.tokenizer import EOS, UNK
 
 CELLS = ["rnn", "gru", "lstm"]
-POOLINGS = ["last", "mean", "attention", "max"]
 
 
 def config(cell="gru", pooling="last", layers=1, bidirectional=True, head_size=0, word_pieces="first"):
