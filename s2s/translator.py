@@ -38,7 +38,8 @@ from s2s.search import search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
 from s2s.normaliser import fingerprint
-from s2s.shortlist import Shortlist, ShortlistModel, path_for
+from s2s.padded import PaddedModel
+from s2s.shortlist import COLUMNS, Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
 log = logging.getLogger(__name__)
@@ -237,6 +238,8 @@ class Translator:
                 group = order[start:start + self.batch_size]
                 src, src_len = source_batch([units[u] for u in group])
                 model = self._shortlisted() if self.search.shortlist else self.model
+                if self.precision == "bf16":  # fewer shapes for the bf16 kernels to compile (s2s.padded)
+                    model = PaddedModel(model)
                 results = search(model, src.to(self.device), src_len, self.search, nbest=n)
                 texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
                 for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
@@ -253,7 +256,8 @@ class Translator:
         if made is None or made.model is not self.model or made.shortlist is not self.shortlist:
             estimate = self.shortlist.estimate_for(self.output_layer)
             made = self.shortlisted = ShortlistModel(self.model, self.shortlist,
-                                                     None if estimate is None else estimate.to(self.device))
+                                                     None if estimate is None else estimate.to(self.device),
+                                                     columns=COLUMNS if self.precision == "bf16" else 1)
         return made
 
     def force(self, line: str, reference: str) -> Translation:
