@@ -201,6 +201,7 @@ class TrainConfig:
     accumulate: int = 1  # batches per update (shared out among processes under torchrun)
     bf16: bool = False  # GPU: bf16 autocast where supported; CPU with AVX512_BF16/AMX: the output layer in bf16
     guided_alignment: float = 0.0  # weight of the loss pulling attention to IBM Model 1 alignments (0 = off)
+    output_sample: int = 0  # > 0: each batch's softmax over its target pieces and about this many others (s2s.loss)
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
@@ -219,6 +220,7 @@ class TrainConfig:
         _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
         _check(self.guided_alignment >= 0, "train.guided_alignment", "must be >= 0 (0 turns it off)")
         _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 means no time limit)")
+        _check(self.output_sample >= 0, "train.output_sample", "must be >= 0 (0: the whole vocabulary)")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ forcing with the targets given then returns its weights instead of the attention
 
 from __future__ import annotations
 
+from functools import partial
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -94,18 +96,23 @@ class Seq2Seq(nn.Module):
         attentional, weights, state = self.decoder.step(prev, memory, state)
         return torch.log_softmax(self.logits(attentional).float(), dim=-1), weights, state
 
-    def logits(self, attentional: torch.Tensor) -> torch.Tensor:
-        """Output vectors (..., H) -> scores over the target vocabulary (..., V); in bf16 with
-        output_bf16, which those who read them turn to fp32 first."""
+    def logits(self, attentional: torch.Tensor, columns: torch.Tensor | None = None) -> torch.Tensor:
+        """Output vectors (..., H) -> scores over the target vocabulary (..., V), or over the
+        ids `columns` (V',) only; in bf16 with output_bf16, which those who read them turn to
+        fp32 first."""
         features = self.features(attentional)
+        output = self.output  # (V, E) weights; an int8 layer (s2s.quantize) is only called, never cut
+        if columns is not None:  # the rows of those ids; gradients flow back to the layer's
+            output = partial(F.linear, weight=output.weight.index_select(0, columns),  # (V', E)
+                             bias=output.bias.index_select(0, columns))  # (V',)
         if not self.output_bf16:
-            return self.output(features)
+            return output(features)
         # The rows padded to a multiple of BF16_ROWS: the CPU's bf16 kernels are compiled for
         # each shape, and a training batch's number of target pieces is seldom the same twice.
         rows = features.reshape(-1, features.size(-1))  # (N, H)
         padded = -(-rows.size(0) // BF16_ROWS) * BF16_ROWS
         with torch.autocast(features.device.type, dtype=torch.bfloat16):  # weights cast, fp32 accumulation
-            logits = self.output(F.pad(rows, (0, 0, 0, padded - rows.size(0))))[: rows.size(0)]  # (N, V)
+            logits = output(F.pad(rows, (0, 0, 0, padded - rows.size(0))))[: rows.size(0)]  # (N, V)
         return logits.view(*features.shape[:-1], -1)
 
     def features(self, attentional: torch.Tensor) -> torch.Tensor:
@@ -115,13 +122,15 @@ class Seq2Seq(nn.Module):
         return vector if self.bottleneck is None else self.bottleneck(vector)
 
     def forward(self, src: torch.Tensor, src_len: torch.Tensor, tgt_in: torch.Tensor,
-                tgt_out: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                tgt_out: torch.Tensor | None = None,
+                columns: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher forcing: logits (B, T, V) for every target position, attention (B, T, S).
 
         Given the targets tgt_out (B, T), the logits are (N, V) for its N non-padding
         positions only, in the order of tgt_out[tgt_out != PAD]: the output layer, the
         largest product of a training step, then skips the padding. A model with an
         alignment head then returns the head's weights (B, T, S) for each piece of tgt_out.
+        Given `columns` (V',), target ids, the logits are for those ids only (..., V').
         """
         memory, state = self.encode(src, src_len)
         attentional, weights = self.decoder(tgt_in, memory, state)  # (B, T, H), (B, T, S)
@@ -131,4 +140,4 @@ class Seq2Seq(nn.Module):
                                    src_embedded=self.encoder.embed(src), tgt_embedded=self.decoder.embed(tgt_out))
         if tgt_out is not None:
             attentional = attentional[tgt_out != PAD]  # (N, H)
-        return self.logits(attentional), weights
+        return self.logits(attentional, columns), weights

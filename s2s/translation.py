@@ -98,7 +98,7 @@ class TranslateTask:
 
     def loss(self, net: nn.Module, batch: Batch) -> torch.Tensor:
         cfg = self.config.train
-        loss, attention, _ = batch_loss(net, batch, cfg.label_smoothing)  # the loss in fp32
+        loss, attention, _ = batch_loss(net, batch, cfg.label_smoothing, cfg.output_sample)  # the loss in fp32
         if batch.align is not None and self.config.model.alignment_head:  # attention is the head's
             loss = loss + cfg.guided_alignment * head_loss(attention, batch.align, batch.tgt_out, batch.src_len)
         elif batch.align is not None:
