@@ -61,7 +61,8 @@ def _peer_result(result: dict) -> dict:
 def compare(peers: dict[str, dict], train_speed: dict[str, float], decoded: dict) -> None:
     """The peers' figures beside s2s's (exact fp32 search, bf16 where this CPU has it, each
     also over the shortlist), then the ratios s2s / peer. train_speed holds pieces/s by number
-    format ("fp32", "bf16": train.bf16), each shown in the rows of that format."""
+    format ("fp32", "bf16": train.bf16), each shown in the rows of that format, and any other
+    training setting's (by its name), shown after the ratios."""
     kinds = [(number, short) for (beam, number, short) in decoded if beam == 1 and number != "int8"]
     own = {kind: {"train": train_speed[kind[0]], **{beam: (decoded[(beam, *kind)]["sent_s"],
                                                   decoded[(beam, *kind)]["whole_sent_s"],
@@ -87,3 +88,7 @@ def compare(peers: dict[str, dict], train_speed: dict[str, float], decoded: dict
                   + " | ".join(f"{mine[beam][0] / fig[beam][0]:.2f}x ({mine[beam][1] / fig[beam][1]:.2f}x)"
                                for beam in (1, 5)) + " |")
     print("(sentences/s decoding alone; in brackets the whole command, start-up and model load included)")
+    for setting, speed in train_speed.items():
+        if setting not in ("fp32", "bf16"):
+            print(f"training with {setting}: {speed:,.0f} pieces/s, "
+                  + ", ".join(f"{speed / fig['train']:.2f}x {PEERS[name]}" for name, fig in peers.items()))
