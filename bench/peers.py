@@ -36,7 +36,9 @@ def peer_figures(rerun: bool) -> dict[str, dict]:
             subprocess.run(["bash", str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
             results = home / "logs" / f"{name}_results.json"
             if results.exists() and results.stat().st_mtime >= started:
-                figures[name] = {**_peer_result(json.loads(results.read_text())), "how": "this run"}
+                how = "this run" if os.environ.get("SKIP_TRAIN") != "1" else \
+                    "this run's translation; training from the model it kept (SKIP_TRAIN=1)"
+                figures[name] = {**_peer_result(json.loads(results.read_text())), "how": how}
                 continue
             print(f"{script} wrote no results: see {home / 'logs'}", flush=True)
         elif installed and (home / "logs" / f"{name}_results.json").exists():
