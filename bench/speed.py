@@ -125,7 +125,8 @@ def main() -> None:
         if has_bf16(torch.device("cpu")):  # the output layer in bf16 (train.bf16) where the CPU has it
             corpora.append((BF16_TRAIN, ["--set", "train.bf16=true"]))
             sampled += ["--set", "train.bf16=true"]
-        sampled_name = f"Multi30k de-en, {' + '.join(o for o in sampled[1::2])}"
+        sampled_label = " + ".join(sampled[1::2])  # the settings, as the ratio lines name them
+        sampled_name = f"Multi30k de-en, {sampled_label}"
         corpora.append((sampled_name, sampled))
         tatoeba = DATA / "tatoeba-en-de"
         if not args.no_tatoeba and (tatoeba / "train.en").exists():
@@ -155,7 +156,7 @@ def main() -> None:
         if BF16_TRAIN in speeds:
             print(f"\ntrain.bf16 / fp32 pieces/s: {speeds[BF16_TRAIN] / speeds['Multi30k de-en']:.2f} "
                   "(its FLOPs counted as fp32's, against the fp32 peak)")
-        print(f"\n{sampled_name.split(', ', 1)[1]} / fp32 pieces/s: "
+        print(f"\n{sampled_label} / fp32 pieces/s: "
               f"{speeds[sampled_name] / speeds['Multi30k de-en']:.2f} (FLOPs counted over the full vocabulary)")
         if "Tatoeba en-de" in speeds:
             print(f"\nTatoeba / Multi30k pieces/s: {speeds['Tatoeba en-de'] / speeds['Multi30k de-en']:.2f}")
@@ -164,7 +165,7 @@ def main() -> None:
         decoded = translation(args, test_flops, peak, Path(tmp))
     if args.peers or args.last_peers:
         train = {"fp32": speeds["Multi30k de-en"], "bf16": speeds.get(BF16_TRAIN, speeds["Multi30k de-en"]),
-                 sampled_name.split(", ", 1)[1]: speeds[sampled_name]}
+                 sampled_label: speeds[sampled_name]}
         compare(peer_figures(rerun=args.peers), train, decoded)
     if args.profile:
         with tempfile.TemporaryDirectory() as tmp:

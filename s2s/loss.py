@@ -23,9 +23,9 @@ from torch import nn
 
 from s2s.data import Batch, ParallelData
 from s2s.model import Seq2Seq
+from s2s.padded import COLUMNS, round_up
 from s2s.tokenizer import PAD
 
-COLUMNS = 256  # a sampled softmax computes a multiple of this many columns
 
 
 def token_loss(logits: torch.Tensor, targets: torch.Tensor, smoothing: float) -> torch.Tensor:
@@ -43,7 +43,7 @@ def sampled_columns(targets: torch.Tensor, vocab_size: int,
     is_target = torch.zeros(vocab_size, dtype=torch.bool, device=targets.device)  # (V,)
     is_target[targets] = True
     have = int(is_target.sum())
-    draw = min(vocab_size, -(-(have + sample) // COLUMNS) * COLUMNS) - have
+    draw = min(vocab_size, round_up(have + sample, COLUMNS)) - have
     others = (~is_target).nonzero().squeeze(1)  # (V - have,)
     chosen = is_target.clone()
     chosen[others[torch.randperm(others.numel(), device=targets.device)[:draw]]] = True
@@ -60,12 +60,13 @@ def batch_loss(net: nn.Module, batch: Batch, smoothing: float,
     distributed training; its output layer runs on the real target positions only, and with
     `sample` > 0 over a sample of the vocabulary (`sampled_columns`)."""
     targets = batch.tgt_out[batch.tgt_out != PAD]  # (N,)
-    if not sample:
-        logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out)  # (N, V)
-        return token_loss(logits, targets, smoothing), attention, targets.numel()
-    columns, targets, offset = sampled_columns(targets, getattr(net, "module", net).output.out_features, sample)
-    logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out, columns)  # (N, V')
-    return token_loss(logits.float() + offset, targets, smoothing), attention, targets.numel()
+    columns = offset = None
+    if sample:
+        columns, targets, offset = sampled_columns(targets, getattr(net, "module", net).output.out_features, sample)
+    logits, attention = net(batch.src, batch.src_len, batch.tgt_in, batch.tgt_out, columns)  # (N, V) or (N, V')
+    if offset is not None:
+        logits = logits.float() + offset
+    return token_loss(logits, targets, smoothing), attention, targets.numel()
 
 
 @torch.no_grad()

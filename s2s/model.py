@@ -20,6 +20,7 @@ from s2s.aligner import AlignmentHead
 from s2s.config import ModelConfig
 from s2s.decoder import Decoder, DecoderState, Memory
 from s2s.encoder import Encoder
+from s2s.padded import round_up
 from s2s.tokenizer import PAD
 
 BF16_ROWS = 128  # with output_bf16, the output layer computes a multiple of this many rows
@@ -110,7 +111,7 @@ class Seq2Seq(nn.Module):
         # The rows padded to a multiple of BF16_ROWS: the CPU's bf16 kernels are compiled for
         # each shape, and a training batch's number of target pieces is seldom the same twice.
         rows = features.reshape(-1, features.size(-1))  # (N, H)
-        padded = -(-rows.size(0) // BF16_ROWS) * BF16_ROWS
+        padded = round_up(rows.size(0), BF16_ROWS)
         with torch.autocast(features.device.type, dtype=torch.bfloat16):  # weights cast, fp32 accumulation
             logits = output(F.pad(rows, (0, 0, 0, padded - rows.size(0))))[: rows.size(0)]  # (N, V)
         return logits.view(*features.shape[:-1], -1)

@@ -12,9 +12,9 @@ gave it back (docs/performance.md).
 `Normaliser` predicts delta from what the step has anyway: the vector the output layer
 reads (E), the shortlist's own log-normaliser and the gap between it and the best score.
 It is a two-layer network (E + 2 -> 32 -> 1, softplus out, so delta >= 0): under 2% of the
-product of an output layer cut to 2,000 shortlisted rows. `fit` learns it once per checkpoint from teacher-forced training
-pairs (`s2s shortlist`), and it is kept with the shortlist, with a fingerprint of the output
-layer it was fitted to.
+product of an output layer cut to 2,000 shortlisted rows. `fit` learns it once per
+checkpoint from teacher-forced training pairs (`s2s shortlist`), and it is kept with the
+shortlist, with a fingerprint of the output layer it was fitted to.
 """
 
 from __future__ import annotations

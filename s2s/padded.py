@@ -10,6 +10,10 @@ shapes; the padded rows repeat a real one, and their results are dropped.
 `PaddedModel` offers search's protocol (`s2s.search`) over any model that offers it (a
 Seq2Seq, an ensemble, a shortlist): memory and state keep their padded rows from one step
 to the next, and search never sees them.
+
+`round_up` and `COLUMNS` are the same rounding for the other padded shapes: the output
+layer's rows in bf16 training (s2s.model), and the output layer's columns over a shortlist
+(s2s.shortlist) or a sampled softmax (s2s.loss).
 """
 
 from __future__ import annotations
@@ -24,11 +28,19 @@ import torch
 # rows' work costs 2-3% with 16 and more with 32 (medians of later passes: 4.42-4.46 s, 4.41-4.67
 # s, against 4.32 s). 64 made greedy's whole command slower.
 ROWS = 16
+# An output layer's columns in bf16 are padded to a multiple of this: a shortlist's in
+# decoding (s2s.shortlist), a sampled softmax's in training (s2s.loss).
+COLUMNS = 256
+
+
+def round_up(n: int, multiple: int) -> int:
+    """The least multiple of `multiple` that is at least n."""
+    return -(-n // multiple) * multiple
 
 
 def padded_index(index: torch.Tensor, multiple: int) -> torch.Tensor:
     """index (N,) followed by repeats of its first entry, up to a multiple of `multiple`."""
-    extra = -index.numel() % multiple
+    extra = round_up(index.numel(), multiple) - index.numel()
     return index if extra == 0 else torch.cat([index, index[:1].expand(extra)])
 
 

@@ -32,6 +32,7 @@ from s2s import checkpoint, loader
 from s2s.align import Model1
 from s2s.errors import UserError
 from s2s.normaliser import Normaliser, fingerprint, fit, positions
+from s2s.padded import round_up
 from s2s.quantize import QuantizedRows
 from s2s.text import line_chunks, split_path
 from s2s.tokenizer import PAD, Tokenizer
@@ -39,7 +40,6 @@ from s2s.tokenizer import PAD, Tokenizer
 FILE = "shortlist.pt"
 ESTIMATE_PAIRS = 10_000  # training pairs the estimate of the left-out mass is fitted to and measured on
 SPECIALS = 4  # PAD, UNK, BOS, EOS: always in, in columns 0-3
-COLUMNS = 256  # bf16 decoding pads a batch's columns to a multiple of this: one kernel shape per few batches
 
 
 def path_for(model_path: str | Path) -> Path:
@@ -163,7 +163,7 @@ class ShortlistModel:
     def __init__(self, model: nn.Module, shortlist: Shortlist, normaliser: Normaliser | None = None,
                  columns: int = 1):
         self.model, self.shortlist, self.normaliser = model, shortlist, normaliser
-        self.columns = columns  # V' padded to a multiple of it (COLUMNS in bf16, s2s.padded says why)
+        self.columns = columns  # V' padded to a multiple of it (s2s.padded.COLUMNS in bf16, which says why)
         self.rows = Rows(model.output)  # the output layer, to cut to each batch's rows
 
     @property
@@ -174,7 +174,7 @@ class ShortlistModel:
         """src (B, S), src_len (B,) -> the model's memory with the batch's shortlist, first state."""
         memory, state = self.model.encode(src, src_len)
         ids, allowed = self.shortlist.columns(src)  # (V',), (B, V')
-        extra = -ids.numel() % self.columns
+        extra = round_up(ids.numel(), self.columns) - ids.numel()
         if extra:  # columns that no sentence may choose, of the PAD row
             ids, allowed = torch.cat([ids, ids.new_full((extra,), PAD)]), F.pad(allowed, (0, extra))
         # Added to each step's scores, which is cheaper than masking them with `allowed`: 0.02 ms

@@ -38,8 +38,8 @@ from s2s.search import search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
 from s2s.normaliser import fingerprint
-from s2s.padded import PaddedModel
-from s2s.shortlist import COLUMNS, Shortlist, ShortlistModel, path_for
+from s2s.padded import COLUMNS, PaddedModel
+from s2s.shortlist import Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
 log = logging.getLogger(__name__)

@@ -1,12 +1,12 @@
 import pytest
 import torch
 
-from s2s import loss as losses
 from s2s.config import DecoderConfig, EncoderConfig, ModelConfig, TrainConfig
 from s2s.data import collate
 from s2s.errors import UserError
 from s2s.loss import batch_loss, sampled_columns
 from s2s.model import Seq2Seq
+from s2s.padded import COLUMNS
 from s2s.tokenizer import PAD
 
 V = 600
@@ -28,8 +28,8 @@ def test_the_sample_holds_every_target_and_maps_it_to_its_column():
     columns, mapped, _ = sampled_columns(targets, V, sample=100)
     assert torch.equal(columns[mapped], targets)
     assert torch.equal(columns, columns.unique())  # sorted, each id once
-    assert columns.numel() == losses.COLUMNS  # 8 targets + 100 drawn, rounded up to a multiple
-    assert sampled_columns(targets, V, sample=300)[0].numel() == 2 * losses.COLUMNS
+    assert columns.numel() == COLUMNS  # 8 targets + 100 drawn, rounded up to a multiple
+    assert sampled_columns(targets, V, sample=300)[0].numel() == 2 * COLUMNS
     assert torch.equal(sampled_columns(targets, V, sample=10_000)[0], torch.arange(V))  # at most the vocabulary
 
 
