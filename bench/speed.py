@@ -5,8 +5,9 @@ Prints, in one run:
   matmul peak (GFLOP/s, torch's own threads);
 - training: source+target pieces/s (median of steady-state log windows), peak memory,
   model FLOPs per piece (counted on real batches, forward and backward), on Multi30k de-en
-  (also with train.bf16 where the CPU has AVX512_BF16 or AMX) and on Tatoeba en-de when
-  it is there;
+  (also with train.bf16 where the CPU has AVX512_BF16 or AMX, and with the sampled softmax
+  train.output_sample=SAMPLE, with train.bf16 where the CPU has it) and on Tatoeba en-de
+  when it is there;
 - translation of test_2016_flickr, greedy and beam 5, fp32, int8 and (where the CPU has
   AVX512_BF16 or AMX) bf16, each over the full vocabulary and the shortlist: sentences/s and target
   pieces/s for decoding alone (model loaded, median of --repeats runs), the whole

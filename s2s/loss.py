@@ -27,7 +27,6 @@ from s2s.padded import COLUMNS, round_up
 from s2s.tokenizer import PAD
 
 
-
 def token_loss(logits: torch.Tensor, targets: torch.Tensor, smoothing: float) -> torch.Tensor:
     """Summed label-smoothed cross-entropy of logits (N, V) for targets (N,)."""
     return F.cross_entropy(logits.float(), targets, label_smoothing=smoothing, reduction="sum")
