@@ -65,13 +65,13 @@ def compare(peers: dict[str, dict], train_speed: dict[str, float], decoded: dict
     also over the shortlist), then the ratios s2s / peer. train_speed holds pieces/s by number
     format ("fp32", "bf16": train.bf16), each shown in the rows of that format, and any other
     training setting's (by its name), shown after the ratios."""
-    kinds = [(number, short) for (beam, number, short) in decoded if beam == 1 and number != "int8"]
+    kinds = [(number, short, workers) for (beam, number, short, workers) in decoded if beam == 1 and number != "int8"]
     own = {kind: {"train": train_speed[kind[0]], **{beam: (decoded[(beam, *kind)]["sent_s"],
                                                   decoded[(beam, *kind)]["whole_sent_s"],
                                                   decoded[(beam, *kind)]["bleu"]) for beam in (1, 5)}}
            for kind in kinds}
-    label = {kind: ", ".join(["s2s"] + ([kind[0]] if kind[0] != "fp32" else []) + (["shortlist"] if kind[1] else []))
-             for kind in kinds}
+    label = {kind: ", ".join(["s2s"] + ([kind[0]] if kind[0] != "fp32" else []) + (["shortlist"] if kind[1] else [])
+                             + ([f"{kind[2]} workers"] if kind[2] > 1 else [])) for kind in kinds}
     print()
     print("| toolkit | training pieces/s | greedy sent/s (whole command) | beam 5 sent/s (whole command) "
           "| BLEU greedy / beam 5 | figures |")

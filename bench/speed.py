@@ -189,6 +189,12 @@ def ensure_shortlist(model: str) -> str:
     return told + (", normalised over the estimated full vocabulary" if estimate else ", normalised over itself")
 
 
+def setting_name(number: str, short: bool, workers: int, fp32: str = "") -> str:
+    """How the tables name a way of decoding: its number format, the shortlist, the workers."""
+    parts = ([number] if number != "fp32" else [fp32] if fp32 else []) + (["shortlist"] if short else [])
+    return (", " if fp32 else " + ").join(parts + ([f"{workers} workers"] if workers > 1 else []))
+
+
 def _test_files() -> tuple[Path, Path]:
     return DATA / "multi30k" / "test_2016_flickr.de", DATA / "multi30k" / "test_2016_flickr.en"
 
@@ -207,29 +213,35 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
     decoded = {}
     shortlisted = ensure_shortlist(args.model)
     numbers = ["fp32", "int8"] + (["bf16"] if has_bf16(torch.device("cpu")) else [])  # bf16 where the CPU has it
-    settings = [(number, short) for short in (False, True) for number in numbers]
-    for number, short in settings:
-        translator = load_format(args.model, number)
+    settings = [(number, short, 1) for short in (False, True) for number in numbers]
+    if torch.get_num_threads() > 1:  # the fastest setting again, one worker process per thread
+        settings.append((numbers[-1] if numbers[-1] == "bf16" else "fp32", True, torch.get_num_threads()))
+    for number, short, workers in settings:
+        translator = load_format(args.model, number, workers=workers)
         for beam in (1, 5):
             translator = translator.with_search(beam=beam, shortlist=short)
             out, seconds, pieces = decode(translator, srcs, args.repeats)
             bleu, chrf = score(out, refs)
             cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
-                   "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", *format_options(number)]
+                   "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", "--workers", str(workers),
+                   *format_options(number)]
             whole = statistics.median(run_timed(cmd + (["--shortlist"] if short else []))[0]
                                       for _ in range(args.repeats))
             sent_s = len(srcs) / seconds
-            decoded[beam, number, short] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole, "bleu": bleu.score}
+            decoded[beam, number, short, workers] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole,
+                                                     "bleu": bleu.score}
             achieved = pieces / seconds * flops[beam] / 1e9
-            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {number}{', shortlist' if short else ''} | "
+            print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {setting_name(number, short, workers, 'fp32')} | "
                   f"{bleu.score:.1f} | {chrf.score:.1f} | {sent_s:.1f} | {pieces / seconds:,.0f} | {achieved:.1f} | "
                   f"{achieved / peak:.0%} | {whole:.1f} |", flush=True)
+        if translator.pool is not None:
+            translator.pool.close()
     print(f"\n(shortlist: {shortlisted}; its rows count the full vocabulary's FLOPs)")
     for beam in (1, 5):
-        fp32 = decoded[beam, "fp32", False]
-        for number, short in settings[1:]:
-            other = decoded[beam, number, short]
-            name = " + ".join(([number] if number != "fp32" else []) + (["shortlist"] if short else []))
+        fp32 = decoded[beam, "fp32", False, 1]
+        for number, short, workers in settings[1:]:
+            other = decoded[beam, number, short, workers]
+            name = setting_name(number, short, workers)
             print(f"{name} / fp32, {'greedy' if beam == 1 else f'beam {beam}'}: "
                   f"{other['sent_s'] / fp32['sent_s']:.2f}x speed, {other['bleu'] - fp32['bleu']:+.1f} BLEU")
     print(f"signature: {bleu.signature}")

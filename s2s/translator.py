@@ -26,7 +26,6 @@ import torch
 from s2s import alignment, forced, loader
 from s2s.completeness import Completeness
 from s2s.config import Config, SearchConfig
-from s2s.data import source_batch
 from s2s.devices import resolve_device
 from s2s.ensemble import Ensemble
 from s2s.model import Seq2Seq
@@ -34,11 +33,11 @@ from s2s.errors import UserError
 from s2s import precision as precisions
 from s2s.quantize import quantize as quantize_model
 from s2s.result import Attention, Translation, join_nbest
-from s2s.search import search
 from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
 from s2s.normaliser import fingerprint
-from s2s.padded import COLUMNS, PaddedModel
+from s2s.padded import COLUMNS
+from s2s.pool import SearchPool, search_batch
 from s2s.shortlist import Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
@@ -72,6 +71,8 @@ class Translator:
     shortlisted: ShortlistModel | None = field(default=None, repr=False)  # the model over it, made once
     output_layer: str | None = None  # s2s.normaliser.fingerprint of the fp32 output layer (None for an ensemble)
     precision: str = "fp32"  # what the model computes in: fp32 or bf16 (s2s.precision)
+    workers: int = 1  # processes searching batches side by side, on a CPU (s2s.pool)
+    pool: SearchPool | None = field(default=None, repr=False)  # those processes, forked at first use
 
     @classmethod
     def load(cls, model_path: str | Path | list[str | Path], device: str | torch.device = "auto",
@@ -93,6 +94,8 @@ class Translator:
         settings.setdefault("lengths", lengths)
         settings.setdefault("src_lang", config.data.src_lang)
         device = resolve_device(device)
+        if settings.get("workers", 1) > 1 and device.type != "cpu":
+            raise UserError(f"--workers {settings['workers']} runs processes on the CPU; on {device} leave it at 1")
         model = model.to(device).eval()
         precision = precisions.resolve(precision, device, quantize)
         output_layer = fingerprint(model.output) if isinstance(model, Seq2Seq) else None  # before int8
@@ -227,20 +230,23 @@ class Translator:
     def _search(self, units: list[list[int]], n: int) -> list[list[Translation]]:
         """n-best lists for encoded sources (EOS included), batched by similar length."""
         order = sorted(range(len(units)), key=lambda u: -len(units[u]))
+        groups = [order[start:start + self.batch_size] for start in range(0, len(order), self.batch_size)]
         found: list[list[Translation]] = [[] for _ in units]
         self.load_shortlist()
         was_training = self.model.training
         self.model.eval()
         try:
-            for start in range(0, len(order), self.batch_size):
+            model = self._shortlisted() if self.search.shortlist else self.model
+            padded = self.precision == "bf16"  # fewer shapes for the bf16 kernels to compile (s2s.padded)
+            sources = ([units[u] for u in group] for group in groups)
+            if self.workers > 1 and len(groups) > 1:
+                batches = self._pool(model, padded).search(sources, self.search, n)
+            else:
+                batches = (search_batch(model, padded, batch, self.search, n, self.device) for batch in sources)
+            for group in groups:
                 if self.stop is not None and self.stop():
                     raise Stopped("translation stopped: nobody waits for it any more")
-                group = order[start:start + self.batch_size]
-                src, src_len = source_batch([units[u] for u in group])
-                model = self._shortlisted() if self.search.shortlist else self.model
-                if self.precision == "bf16":  # fewer shapes for the bf16 kernels to compile (s2s.padded)
-                    model = PaddedModel(model)
-                results = search(model, src.to(self.device), src_len, self.search, nbest=n)
+                results = next(batches)
                 texts = iter(self.tokenizer.decode_tgt([h.tokens for hyps in results for h in hyps]))
                 for u, hyps in zip(group, results):  # one decode call per batch: it has a fixed cost
                     found[u] = [Translation(LINE_BREAKS.sub(" ", next(texts)), h.score, h, units[u],
@@ -248,6 +254,15 @@ class Translator:
         finally:
             self.model.train(was_training)
         return found
+
+    def _pool(self, model: Seq2Seq | Ensemble | ShortlistModel, padded: bool) -> SearchPool:
+        """The worker processes searching with `model`, forked at first use and kept while the
+        model is the same (s2s.pool)."""
+        if self.pool is None or not self.pool.serves(model, padded):
+            if self.pool is not None:
+                self.pool.close()
+            self.pool = SearchPool(model, self.workers, padded)
+        return self.pool
 
     def _shortlisted(self) -> ShortlistModel:
         """The model decoding over the shortlist, made once for this model and shortlist (an

@@ -8,7 +8,8 @@ import sys
 import click
 
 from s2s.cli.common import (batch_option, device_option, load_translator, precision_option, quantize_option,
-                            quiet_option, search_options, setup_logging, show_progress, split_option)
+                            quiet_option, search_options, setup_logging, show_progress, split_option,
+                            workers_option)
 from s2s.errors import UserError
 from s2s.metrics import WIDTH
 
@@ -33,12 +34,13 @@ from s2s.metrics import WIDTH
 @search_options
 @split_option
 @batch_option
+@workers_option
 @device_option
 @quantize_option
 @precision_option
 @quiet_option
-def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_src_len, batch_size, device_name,
-             quantize, precision, quiet, **search) -> None:
+def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_src_len, batch_size, workers,
+             device_name, quantize, precision, quiet, **search) -> None:
     """Score translations with BLEU and chrF (sacrebleu, signatures included), or the
     labels of a classify or tag model with accuracy, macro-F1 and each label's P/R/F1.
 
@@ -75,7 +77,8 @@ def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_s
     else:
         if (src is None) != (ref is None):
             raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
-        translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize, precision)
+        translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize, precision,
+                                     workers)
         if src is None:
             data = translator.config.data
             if not data.test:

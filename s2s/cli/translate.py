@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from s2s.cli.common import (batch_option, count_lines, device_option, load_translator, precision_option,
                             quantize_option, quiet_option, search_options, setup_logging, show_progress, split_option,
-                            write_results)
+                            workers_option, write_results)
 from s2s.errors import UserError
 
 utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replace"]), default="strict",
@@ -46,12 +46,13 @@ utf8_option = click.option("--utf8-errors", type=click.Choice(["strict", "replac
 @split_option
 @utf8_option
 @batch_option
+@workers_option
 @device_option
 @quantize_option
 @precision_option
 @quiet_option
 def translate(models, input_file, output, nbest, scores, alignments, plot_dir, max_src_len, utf8_errors, batch_size,
-              device_name, quantize, precision, quiet, **search) -> None:
+              workers, device_name, quantize, precision, quiet, **search) -> None:
     """Translate text: one output line per input line, in order (beam search, beam 5).
 
     \b
@@ -73,7 +74,7 @@ def translate(models, input_file, output, nbest, scores, alignments, plot_dir, m
         raise UserError(f"-o {output}: directory {Path(output).parent} does not exist")
     if nbest is not None and scores:
         raise click.UsageError("--nbest output already has scores; drop --scores")
-    translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize, precision)
+    translator = load_translator(models, device_name, batch_size, max_src_len, search, quantize, precision, workers)
     beam = translator.search.beam
     if nbest is not None and nbest > beam and not translator.search.sample:
         raise UserError(f"--nbest {nbest} is larger than the beam ({beam}); raise --beam to at least {nbest}")
