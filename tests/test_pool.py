@@ -1,6 +1,8 @@
 """Worker processes searching batches give what one process gives, in input order."""
 
 import dataclasses
+import os
+import signal
 
 import pytest
 import torch
@@ -84,3 +86,27 @@ def test_cli_workers_give_the_same_lines(trained, demo_corpus, tmp_path):
         assert result.exit_code == 0, result.output
     one, two = ((tmp_path / f"{w}.txt").read_text().splitlines() for w in (1, 2))
     assert one == two and len(one) == len(src.read_text().splitlines())
+
+
+class Dying(torch.nn.Module):
+    """A model whose worker dies at its first step, as one the system kills would."""
+
+    def __init__(self, model, parent):
+        super().__init__()
+        self.model, self.parent = model, parent
+
+    def encode(self, src, src_len):
+        return self.model.encode(src, src_len)
+
+    def decode_step(self, prev, memory, state):
+        if os.getpid() != self.parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.model.decode_step(prev, memory, state)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_wait(tokenizer):
+    t = translator(tokenizer)
+    workers = SearchPool(Dying(t.model, os.getpid()), 2)
+    with pytest.raises(UserError, match="a worker process .* ended before its batch was done"):
+        list(workers.search(iter([[[5, 6, 3]], [[7, 3]]]), t.search, 1))
+    assert workers.number not in pools._models
