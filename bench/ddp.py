@@ -7,6 +7,7 @@ source+target pieces/s over log windows, the first window (warm-up) left out.
 
     python bench/ddp.py                                   # configs/reference.yaml, 2 processes
     python bench/ddp.py -c configs/demo.yaml --steps 400
+    python bench/ddp.py --set train.bf16=true --set train.output_sample=1000
 """
 
 from __future__ import annotations
@@ -33,9 +34,11 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--steps", type=int, default=150)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads in all")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override for both runs, as for s2s train (repeatable)")
     args = parser.parse_args()
     n = args.processes
-    settings = ["--set", f"train.accumulate={n}", "--set", f"train.max_steps={args.steps}", "--set",
+    settings = [*(x for o in args.overrides for x in ("--set", o)), "--set", f"train.accumulate={n}", "--set", f"train.max_steps={args.steps}", "--set",
                 f"train.log_every={max(1, args.steps // 6)}", "--set", "train.valid_every=1000000",
                 "--set", "train.keep_checkpoints=0", "--quiet"]
     with tempfile.TemporaryDirectory() as out:
@@ -52,7 +55,8 @@ def main() -> None:
             subprocess.run(command + ["train", "-c", args.config, "-o", str(run_dir), *settings], env=env,
                            check=True, stdout=subprocess.DEVNULL)
             results[name] = speeds(run_dir)
-    print(f"{args.config}, {args.steps} updates of train.accumulate={n} batches, {os.cpu_count()} CPUs")
+    told = "".join(f", {o}" for o in args.overrides)
+    print(f"{args.config}{told}, {args.steps} updates of train.accumulate={n} batches, {os.cpu_count()} CPUs")
     for name, values in results.items():
         print(f"  {name}: median {statistics.median(values):,.0f} source+target pieces/s "
               f"({len(values)} windows)")

@@ -53,6 +53,12 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
+def check_workers(workers: int, device: torch.device) -> None:
+    """A clear error for workers on a device other than the CPU (forked processes cannot share a GPU's state)."""
+    if workers > 1 and device.type != "cpu":
+        raise UserError(f"--workers {workers} runs processes on the CPU; on {device} leave it at 1")
+
+
 def search_batch(model: Any, padded: bool, units: list[list[int]], config: SearchConfig, nbest: int,
                  device: torch.device | None = None) -> list[list[Hypothesis]]:
     """What s2s.search returns for one batch of encoded sources (EOS included), on `device`."""

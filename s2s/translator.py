@@ -37,7 +37,7 @@ from s2s.lengths import Lengths
 from s2s.segment import cut_sentence, halves, sentences
 from s2s.normaliser import fingerprint
 from s2s.padded import COLUMNS
-from s2s.pool import SearchPool, search_batch
+from s2s.pool import SearchPool, check_workers, search_batch
 from s2s.shortlist import Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import EOS, Tokenizer, chunks
 
@@ -94,8 +94,7 @@ class Translator:
         settings.setdefault("lengths", lengths)
         settings.setdefault("src_lang", config.data.src_lang)
         device = resolve_device(device)
-        if settings.get("workers", 1) > 1 and device.type != "cpu":
-            raise UserError(f"--workers {settings['workers']} runs processes on the CPU; on {device} leave it at 1")
+        check_workers(settings.get("workers", 1), device)
         model = model.to(device).eval()
         precision = precisions.resolve(precision, device, quantize)
         output_layer = fingerprint(model.output) if isinstance(model, Seq2Seq) else None  # before int8
@@ -258,6 +257,7 @@ class Translator:
     def _pool(self, model: Seq2Seq | Ensemble | ShortlistModel, padded: bool) -> SearchPool:
         """The worker processes searching with `model`, forked at first use and kept while the
         model is the same (s2s.pool)."""
+        check_workers(self.workers, self.device)
         if self.pool is None or not self.pool.serves(model, padded):
             if self.pool is not None:
                 self.pool.close()

@@ -110,3 +110,10 @@ def test_a_worker_that_dies_is_an_error_not_a_wait(tokenizer):
     with pytest.raises(UserError, match="a worker process .* ended before its batch was done"):
         list(workers.search(iter([[[5, 6, 3]], [[7, 3]]]), t.search, 1))
     assert workers.number not in pools._models
+
+
+def test_a_translator_on_a_gpu_forks_no_workers(tokenizer):
+    t = dataclasses.replace(translator(tokenizer, batch_size=2), workers=2, device=torch.device("cuda"))
+    with pytest.raises(UserError, match="--workers 2 runs processes on the CPU"):
+        t.translate(LINES)
+    assert t.pool is None
