@@ -9,10 +9,11 @@ Prints, in one run:
   train.output_sample=SAMPLE, with train.bf16 where the CPU has it) and on Tatoeba en-de
   when it is there;
 - translation of test_2016_flickr, greedy and beam 5, fp32, int8 and (where the CPU has
-  AVX512_BF16 or AMX) bf16, each over the full vocabulary and the shortlist: sentences/s and target
-  pieces/s for decoding alone (model loaded, median of --repeats runs), the whole
-  `s2s translate` command (start-up and model load included, median of --repeats runs),
-  BLEU and chrF;
+  AVX512_BF16 or AMX) bf16, each over the full vocabulary and the shortlist, and the fastest
+  of those (bf16 or fp32, over the shortlist) once more with one worker process per thread
+  (`--workers`): sentences/s and target pieces/s for decoding alone (model loaded, median of
+  --repeats runs), the whole `s2s translate` command (start-up and model load included,
+  median of --repeats runs), BLEU and chrF;
 - with --peers: the ratios s2s / peer against Joey NMT and OpenNMT-py, rerun in the same
   run by ../shared/bench/peers/*.sh where those are installed (about 30 minutes each),
   else against the figures recorded in ../shared/bench/peers/RESULTS.md (marked so);
