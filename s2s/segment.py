@@ -17,10 +17,13 @@ translation came out too short.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 
 import sentencex
+
+log = logging.getLogger(__name__)
 
 # Inside a sentence, each level cuts after what its pattern matches (whitespace at the ends
 # of a part is dropped). The first catches sentence ends that sentencex took for abbreviations.
@@ -126,3 +129,29 @@ def halves(text: str) -> list[str] | None:
     if len(text) < 2:
         return None
     return [text[:len(text) // 2], text[len(text) // 2:]]
+
+
+def plan_lines(lines: list[str], numbers: list[int], encode: Callable[[list[str]], list[list[int]]],
+               limit: int, pack: int, lang: str) -> tuple[list[list[str]], dict[str, list[int]]]:
+    """What is translated of each line: the line itself where `limit` is 0, else its
+    sentences, each cut into parts of at most `limit` source pieces (packed up to `pack`)
+    where longer; and the pieces of the sentences, encoded once in one call. Lines are
+    numbered `numbers` in the warning that names a sentence cut into parts."""
+    if not limit:
+        return [[line] for line in lines], {}
+    found = [sentences(line, lang) for line in lines]
+    flat = [sentence for line in found for sentence in line]
+    encoded = dict(zip(flat, encode(flat)))
+    count = lambda text: len(encoded[text] if text in encoded else encode([text])[0])  # noqa: E731
+    plans = []
+    for number, line in zip(numbers, found):
+        units: list[str] = []
+        for sentence in line:
+            parts = cut_sentence(sentence, count, limit, pack)
+            if len(parts) > 1:
+                log.warning("line %d: a sentence of %d source pieces is longer than the limit of %d "
+                            "(--max-src-len; by default the longest training sentence); translated in %d "
+                            "parts, joined", number, count(sentence), limit, len(parts))
+            units += parts
+        plans.append(units)
+    return plans, encoded

@@ -34,7 +34,7 @@ from s2s import precision as precisions
 from s2s.quantize import quantize as quantize_model
 from s2s.result import Attention, Translation, join_nbest
 from s2s.lengths import Lengths
-from s2s.segment import cut_sentence, halves, sentences
+from s2s.segment import halves, plan_lines
 from s2s.normaliser import fingerprint
 from s2s.padded import COLUMNS
 from s2s.pool import SearchPool, check_workers, search_batch
@@ -143,7 +143,9 @@ class Translator:
         """
         out: list[list[Translation]] = [[Translation("", 0.0, None)] for _ in lines]
         todo = [i for i, line in enumerate(lines) if line.strip()]
-        plans, encoded = self._plan([lines[i] for i in todo], [first_line + i for i in todo])
+        pack = min(self.max_src_len, self.lengths.part_limit) if self.lengths else self.max_src_len
+        plans, encoded = plan_lines([lines[i] for i in todo], [first_line + i for i in todo], self.tokenizer.encode_src,
+                                    self.max_src_len, pack, self.src_lang)
         found = self._translate_units([unit for plan in plans for unit in plan], n, RETRIES, encoded)
         start = 0
         for i, plan in zip(todo, plans):
@@ -174,29 +176,6 @@ class Translator:
             target = pieces + ["</s>"] * (len(part.hypothesis.attention) - len(pieces))  # the EOS step, if any
             found.append(Attention(part.hypothesis.attention, self.tokenizer.src_pieces(part.src_ids), target))
         return found
-
-    def _plan(self, lines: list[str], numbers: list[int]) -> tuple[list[list[str]], dict[str, list[int]]]:
-        """What is translated of each line (the line itself, or its sentences and their
-        parts), and the source pieces of the sentences, encoded once in one call."""
-        if not self.max_src_len:
-            return [[line] for line in lines], {}
-        found = [sentences(line, self.src_lang) for line in lines]
-        flat = [sentence for line in found for sentence in line]
-        encoded = dict(zip(flat, self.tokenizer.encode_src(flat)))
-        count = lambda text: len(encoded[text] if text in encoded else self.tokenizer.encode_src([text])[0])  # noqa: E731
-        pack = min(self.max_src_len, self.lengths.part_limit) if self.lengths else self.max_src_len
-        plans = []
-        for number, line in zip(numbers, found):
-            units: list[str] = []
-            for sentence in line:
-                parts = cut_sentence(sentence, count, self.max_src_len, pack)
-                if len(parts) > 1:
-                    log.warning("line %d: a sentence of %d source pieces is longer than the limit of %d "
-                                "(--max-src-len; by default the longest training sentence); translated in %d "
-                                "parts, joined", number, count(sentence), self.max_src_len, len(parts))
-                units += parts
-            plans.append(units)
-        return plans, encoded
 
     def _translate_units(self, texts: list[str], n: int, retries: int,
                          encoded: dict[str, list[int]] | None = None) -> list[list[Translation]]:
