@@ -29,6 +29,8 @@ from torch.nn import functional as F
 
 from s2s.attention import Attention
 from s2s.encoder import make_rnn
+from s2s.recurrence import GRURecurrence
+from s2s.recurrence import applies as recurrence_applies
 from s2s.tokenizer import PAD
 
 
@@ -195,6 +197,12 @@ class Decoder(nn.Module):
         if self.input_feeding:
             x = torch.cat([x, state.feed.unsqueeze(1)], dim=-1)  # (B, 1, E+H)
         out, rnn_state = self.rnn(x, state.rnn_state())  # (B, 1, H)
+        return self._attend(out, rnn_state, memory, state)
+
+    def _attend(self, out: torch.Tensor, rnn_state: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                memory: Memory, state: DecoderState) -> tuple[torch.Tensor, torch.Tensor, DecoderState]:
+        """The step after the RNN's: its output out (B, 1, H) -> output vector (B, H), attention
+        weights (B, S) and the next state."""
         if self.conditional is None:
             vector, weights = self._output(out, memory, state.coverage, state.step)
         else:  # cgru: attend with GRU1's output, then GRU2 reads the context
@@ -207,6 +215,11 @@ class Decoder(nn.Module):
         coverage = None if state.coverage is None else state.coverage + weights[:, 0]
         return vector[:, 0], weights[:, 0], DecoderState(hidden, cell, vector[:, 0], coverage, state.step + 1)
 
+    def _by_hand(self, device: torch.device) -> bool:
+        """Whether teacher forcing steps the GRU with s2s.recurrence: input feeding's [y; f]
+        into one GRU layer, on a CPU."""
+        return self.input_feeding and self.conditional is None and recurrence_applies(self.rnn, device)
+
     def forward(self, tgt_in: torch.Tensor, memory: Memory,
                 state: DecoderState) -> tuple[torch.Tensor, torch.Tensor]:
         """Teacher-forced decoding of tgt_in (B, T), PAD after each target.
@@ -215,7 +228,8 @@ class Decoder(nn.Module):
         PAD they mean nothing (zeros when stepping). Unless a step depends on the last
         one's output (input feeding, coverage, cgru), the whole sequence runs through the fused
         RNN and attention at once. Otherwise it runs one step at a time, and a sentence
-        leaves the batch when its target ends, so that no step is spent on padding.
+        leaves the batch when its target ends, so that no step is spent on padding; a
+        one-layer GRU with input feeding then steps by hand on a CPU (s2s.recurrence).
         """
         emb = self.dropout(self.embed(tgt_in))  # (B, T, E)
         if not self.input_feeding and not self.has_coverage and self.conditional is None:
@@ -227,10 +241,16 @@ class Decoder(nn.Module):
         emb, memory, state = emb.index_select(0, order), memory.select(order), state.select(order)
         running = (lengths[order].unsqueeze(0) > torch.arange(steps, device=tgt_in.device).unsqueeze(1)).sum(1)  # (T,)
         outputs, weights = [], []
+        recurrence = GRURecurrence(self.rnn, emb) if self._by_hand(emb.device) else None
+        embedded = emb.unbind(1) if recurrence is None else None  # T x (B, E)
         for t, n in enumerate(running.tolist()):  # n: sentences whose target has a step t
             if n < state.feed.size(0):
                 memory, state = memory.head(n), state.head(n)
-            vector, w, state = self._step_embedded(emb[:n, t], memory, state)  # (n, H), (n, S)
+            if recurrence is None:
+                vector, w, state = self._step_embedded(embedded[t][:n], memory, state)  # (n, H), (n, S)
+            else:
+                hidden = recurrence.step(t, state.feed, state.hidden[0])  # (n, H)
+                vector, w, state = self._attend(hidden.unsqueeze(1), hidden.unsqueeze(0), memory, state)
             outputs.append(F.pad(vector, (0, 0, 0, b - n)))
             weights.append(F.pad(w, (0, 0, 0, b - n)))
         back = order.argsort()  # (B,) the batch's own order again
