@@ -14,9 +14,9 @@ Here instead:
   them to the batch's `_Weights` node, which autograd runs after every step's backward:
   that node forms dW_if, dW_hh and db_h as one product over all steps' rows at once.
 
-In one process on real batches of the reference model, each batch timed both ways in
-turn, training steps ran 1.055 times as fast with train.bf16 and the sampled softmax, and
-1.04 times in fp32 with the full softmax (docs/performance.md). The parameters are
+`python bench/recurrence.py` trains the reference model with train.bf16 and the sampled
+softmax both ways in turn: 7,942 and 7,732 pieces/s by hand against 7,338 and 7,235 with
+nn.GRU, 1.07-1.08x (docs/performance.md). The parameters are
 nn.GRU's own (weight_ih_l0 split by columns), so checkpoints, search (which calls nn.GRU)
 and every other path are unchanged; outputs and gradients equal nn.GRU's up to float
 rounding (tests/test_recurrence.py). On a GPU the decoder keeps calling nn.GRU, whose
@@ -91,11 +91,11 @@ class _Step(torch.autograd.Function):
         grad_reset_update = grad_reset_update * reset_update * (1 - reset_update)  # through sigmoid, (n, 2H)
         grad_i = torch.cat([grad_reset_update, grad_n], 1)  # (n, 3H)
         grad_h = torch.cat([grad_reset_update, grad_n * reset], 1)  # (n, 3H)
-        rows = ctx.rows
+        rows = ctx.rows  # detached: a tensor with a grad_fn here would make a cycle through the graph
         rows.input_grads.append(grad_i)
-        rows.feeds.append(feed)
+        rows.feeds.append(feed.detach())
         rows.hidden_grads.append(grad_h)
-        rows.hiddens.append(hidden)
+        rows.hiddens.append(hidden.detach())
         grad_hidden = torch.addmm(grad * update, grad_h, w_hh)  # (n, H)
         return grad_i, grad_i @ w_feed, grad_hidden, grad.new_zeros(()), None, None, None, None
 

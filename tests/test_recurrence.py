@@ -63,3 +63,24 @@ def test_only_one_unidirectional_gru_layer_on_a_cpu_is_stepped_by_hand():
     assert not build("gru", input_feeding=False, coverage=True).decoder._by_hand(cpu)  # the input has no feed
     assert not build("cgru", input_feeding=False).decoder._by_hand(cpu)
     assert not build("lstm", input_feeding=True).decoder._by_hand(cpu)
+
+
+def test_a_batchs_graph_and_rows_are_freed_after_its_backward(monkeypatch):
+    import gc
+    import weakref
+
+    from s2s import recurrence
+
+    made = []
+    original = recurrence.GRURecurrence.__init__
+
+    def init(self, rnn, embedded):
+        original(self, rnn, embedded)
+        made.append(weakref.ref(self.rows))
+
+    monkeypatch.setattr(recurrence.GRURecurrence, "__init__", init)
+    model = build("gru", input_feeding=True, size=16).train()
+    for _ in range(3):
+        loss_and_gradients(model, True, monkeypatch)  # keeps no reference to the graph
+    gc.collect()
+    assert len(made) == 3 and all(ref() is None for ref in made)  # a cycle through the graph would keep them
