@@ -16,11 +16,11 @@ Here instead:
 
 `python bench/recurrence.py` trains the reference model with train.bf16 and the sampled
 softmax both ways in turn: 7,942 and 7,732 pieces/s by hand against 7,338 and 7,235 with
-nn.GRU, 1.07-1.08x (docs/performance.md). The parameters are
-nn.GRU's own (weight_ih_l0 split by columns), so checkpoints, search (which calls nn.GRU)
-and every other path are unchanged; outputs and gradients equal nn.GRU's up to float
-rounding (tests/test_recurrence.py). On a GPU the decoder keeps calling nn.GRU, whose
-cuDNN step has not been measured against this.
+nn.GRU, 1.07-1.08x (docs/performance.md). The parameters are nn.GRU's own (weight_ih_l0
+split by columns), so checkpoints, search (which calls nn.GRU) and every other path are
+unchanged; outputs and gradients equal nn.GRU's up to float rounding
+(tests/test_recurrence.py). On a GPU the decoder keeps calling nn.GRU, whose cuDNN step
+has not been measured against this.
 """
 
 from __future__ import annotations
