@@ -38,9 +38,9 @@ def main() -> None:
                         help="a config override for both runs, as for s2s train (repeatable)")
     args = parser.parse_args()
     n = args.processes
-    settings = [*(x for o in args.overrides for x in ("--set", o)), "--set", f"train.accumulate={n}", "--set", f"train.max_steps={args.steps}", "--set",
-                f"train.log_every={max(1, args.steps // 6)}", "--set", "train.valid_every=1000000",
-                "--set", "train.keep_checkpoints=0", "--quiet"]
+    sets = [*args.overrides, f"train.accumulate={n}", f"train.max_steps={args.steps}",
+            f"train.log_every={max(1, args.steps // 6)}", "train.valid_every=1000000", "train.keep_checkpoints=0"]
+    settings = [arg for value in sets for arg in ("--set", value)] + ["--quiet"]
     with tempfile.TemporaryDirectory() as out:
         runs = {
             f"1 process, {args.threads} threads": ([sys.executable, "-m", "s2s"], args.threads),
