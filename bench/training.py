@@ -19,9 +19,10 @@ from s2s.translator import Translator
 from timing import run_timed
 
 
-def train_speed(args, out: Path, overrides: list[str]) -> dict:
-    """Trains for --steps steps; returns median pieces/s over the steady windows and peak memory."""
-    cmd = [sys.executable, "-m", "s2s", "train", "-c", args.config, "-o", str(out), "--quiet",
+def train_speed(args, out: Path, overrides: list[str], program: list[str] | None = None) -> dict:
+    """Trains for --steps steps; returns median pieces/s over the steady windows and peak memory.
+    `program` runs s2s's command line (default: python -m s2s)."""
+    cmd = [*(program or [sys.executable, "-m", "s2s"]), "train", "-c", args.config, "-o", str(out), "--quiet",
            "--set", f"train.max_steps={args.steps}", "--set", f"train.valid_every={args.steps}",
            "--set", f"train.log_every={args.window}", "--set", "train.keep_checkpoints=0", *overrides]
     seconds, rss = run_timed(cmd)

@@ -1,11 +1,15 @@
 """The decoder's GRU stepped by hand under teacher forcing (s2s.recurrence) against nn.GRU."""
 
+import gc
+import weakref
+
 import pytest
 import torch
 from torch import nn
 
 from s2s.data import collate
 from s2s.decoder import Decoder
+from s2s import recurrence
 from s2s.recurrence import applies
 from tests.test_model import build
 
@@ -66,11 +70,6 @@ def test_only_one_unidirectional_gru_layer_on_a_cpu_is_stepped_by_hand():
 
 
 def test_a_batchs_graph_and_rows_are_freed_after_its_backward(monkeypatch):
-    import gc
-    import weakref
-
-    from s2s import recurrence
-
     made = []
     original = recurrence.GRURecurrence.__init__
 
