@@ -61,14 +61,15 @@ def _peer_result(result: dict) -> dict:
 
 
 def compare(peers: dict[str, dict], train_speed: dict[str, float], decoded: dict) -> None:
-    """The peers' figures beside s2s's (exact fp32 search, bf16 where this CPU has it, each
-    also over the shortlist), then the ratios s2s / peer. train_speed holds pieces/s by number
-    format ("fp32", "bf16": train.bf16), each shown in the rows of that format, and any other
-    training setting's (by its name), shown after the ratios."""
-    kinds = [(number, short, workers) for (beam, number, short, workers) in decoded if beam == 1 and number != "int8"]
-    own = {kind: {"train": train_speed[kind[0]], **{beam: (decoded[(beam, *kind)]["sent_s"],
-                                                  decoded[(beam, *kind)]["whole_sent_s"],
-                                                  decoded[(beam, *kind)]["bleu"]) for beam in (1, 5)}}
+    """The peers' figures beside s2s's (exact fp32 search, int8, bf16 where this CPU has it,
+    each also over the shortlist, and with workers), then the ratios s2s / peer. train_speed
+    holds pieces/s by number format ("fp32", "bf16": train.bf16), each shown in the rows of
+    that format (int8's: fp32's, which trained the model), and any other training setting's
+    (by its name), shown after the ratios."""
+    kinds = [(number, short, workers) for (beam, number, short, workers) in decoded if beam == 1]
+    own = {kind: {"train": train_speed.get(kind[0], train_speed["fp32"]),
+                  **{beam: (decoded[(beam, *kind)]["sent_s"], decoded[(beam, *kind)]["whole_sent_s"],
+                            decoded[(beam, *kind)]["bleu"]) for beam in (1, 5)}}
            for kind in kinds}
     label = {kind: ", ".join(["s2s"] + ([kind[0]] if kind[0] != "fp32" else []) + (["shortlist"] if kind[1] else [])
                              + ([f"{kind[2]} workers"] if kind[2] > 1 else [])) for kind in kinds}
