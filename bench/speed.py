@@ -215,12 +215,12 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
     shortlisted = ensure_shortlist(args.model)
     numbers = ["fp32", "int8"] + (["bf16"] if has_bf16(torch.device("cpu")) else [])  # bf16 where the CPU has it
     settings = [(number, short, 1) for short in (False, True) for number in numbers]
-    for number, short, workers in settings:
-        _decode_setting(args, number, short, workers, (srcs, refs), flops, peak, tmp, decoded)
+    for kind in settings:
+        decoded.update(_decode_setting(args, kind, src_file, srcs, refs, flops, peak, tmp))
     if torch.get_num_threads() > 1:  # the fastest (greedy and beam 5 together) again, a worker per thread
         number, short, _ = max(settings, key=lambda kind: decoded[(1, *kind)]["sent_s"] * decoded[(5, *kind)]["sent_s"])
         settings.append((number, short, torch.get_num_threads()))
-        _decode_setting(args, *settings[-1], (srcs, refs), flops, peak, tmp, decoded)
+        decoded.update(_decode_setting(args, settings[-1], src_file, srcs, refs, flops, peak, tmp))
     print(f"\n(shortlist: {shortlisted}; its rows count the full vocabulary's FLOPs)")
     for beam in (1, 5):
         fp32 = decoded[beam, "fp32", False, 1]
@@ -233,11 +233,13 @@ def translation(args, flops: dict[int, float], peak: float, tmp: Path) -> dict:
     return decoded
 
 
-def _decode_setting(args, number: str, short: bool, workers: int, data: tuple[list[str], list[str]],
-                    flops: dict[int, float], peak: float, tmp: Path, decoded: dict) -> None:
-    """Greedy and beam-5 decoding of the test set in one setting: decoding alone and the whole
-    command timed, scored, printed as table rows and kept in `decoded`."""
-    (srcs, refs), src_file = data, _test_files()[0]
+def _decode_setting(args, kind: tuple[str, bool, int], src_file: Path, srcs: list[str], refs: list[str],
+                    flops: dict[int, float], peak: float, tmp: Path) -> dict:
+    """Greedy and beam-5 decoding of srcs (read from src_file) in one setting (number format,
+    shortlist, workers): decoding alone and the whole command timed, scored and printed as
+    table rows; returns the figures by (beam, *kind)."""
+    number, short, workers = kind
+    decoded = {}
     translator = load_format(args.model, number, workers=workers)
     for beam in (1, 5):
         translator = translator.with_search(beam=beam, shortlist=short)
@@ -245,19 +247,18 @@ def _decode_setting(args, number: str, short: bool, workers: int, data: tuple[li
         bleu, chrf = score(out, refs)
         cmd = [sys.executable, "-m", "s2s", "translate", "-m", args.model, "-i", str(src_file),
                "-o", str(tmp / "hyp.txt"), "--beam", str(beam), "--quiet", "--workers", str(workers),
-               *format_options(number)]
-        whole = statistics.median(run_timed(cmd + (["--shortlist"] if short else []))[0]
-                                  for _ in range(args.repeats))
+               *format_options(number), *(["--shortlist"] if short else [])]
+        whole = statistics.median(run_timed(cmd)[0] for _ in range(args.repeats))
         sent_s = len(srcs) / seconds
-        decoded[beam, number, short, workers] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole,
-                                                 "bleu": bleu.score, "signature": bleu.signature}
+        decoded[(beam, *kind)] = {"sent_s": sent_s, "whole_sent_s": len(srcs) / whole,
+                                  "bleu": bleu.score, "signature": bleu.signature}
         achieved = pieces / seconds * flops[beam] / 1e9
         print(f"| {'greedy' if beam == 1 else f'beam {beam}'} | {setting_name(number, short, workers, 'fp32')} | "
               f"{bleu.score:.1f} | {chrf.score:.1f} | {sent_s:.1f} | {pieces / seconds:,.0f} | {achieved:.1f} | "
               f"{achieved / peak:.0%} | {whole:.1f} |", flush=True)
     if translator.pool is not None:
         translator.pool.close()
-
+    return decoded
 
 if __name__ == "__main__":
     main()
