@@ -49,11 +49,13 @@ demo: $(STAMP) $(DEMO_DATA)
 	@$(BIN)/s2s eval --hyp runs/demo/test.hyp --ref data/demo/test.tgt
 	@echo "demo test BLEU: $$($(BIN)/s2s eval --hyp runs/demo/test.hyp --ref data/demo/test.tgt -b | head -n 1)"
 
+# The suite in as many processes as the machine has cores (pytest-xdist), one thread each.
+TEST_PROCESSES ?= auto
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup -m "not slow"
 
 # Train (or resume) the Multi30k German->English recipe on $(S2S_DATA)/multi30k, then score
 # test_2016_flickr.

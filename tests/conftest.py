@@ -1,5 +1,10 @@
 """Shared fixtures: a small demo corpus, a tokenizer trained on it, tiny configs, and a tiny run
-trained through the command line (with `cli`, which runs s2s in this process)."""
+trained through the command line (with `cli`, which runs s2s in this process).
+
+`make test` runs the suite in a process per core (pytest-xdist), each with one thread: the
+tiny models here gain little from a second thread, and a process per core keeps every core
+busy. The tests that share a trained session fixture run in one process, so that it is
+trained once."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from s2s.cli import main
@@ -20,6 +26,20 @@ from s2s.configfile import dump_config
 from s2s.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
+
+if os.environ.get("PYTEST_XDIST_WORKER"):  # one of make test's processes: one thread, its own and its children's
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+# Session fixtures that train a model: the tests that use one are kept in one process.
+TRAINED_FIXTURES = ("demo_run", "fitted")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        shared = [name for name in TRAINED_FIXTURES if name in getattr(item, "fixturenames", ())]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
 
 # Real corpora: ../shared/data where it exists (as the Makefile does), unless S2S_DATA is set.
 if not os.environ.get("S2S_DATA") and (ROOT.parent / "shared" / "data" / "multi30k").is_dir():
@@ -105,6 +125,16 @@ def demo_run(tmp_path_factory) -> Path:
                     "-o", str(root / "run"), "--quiet", "--set", f"data.train={prefix}/train",
                     "--set", f"data.valid={prefix}/valid", "--set", "train.max_steps=600"], check=True, cwd=root)
     return root
+
+
+@pytest.fixture(scope="session")
+def fitted(demo_corpus, tmp_path_factory) -> Path:
+    """A tiny run trained for 300 steps, enough to translate the demo corpus in part. Tests
+    that write into a run (a shortlist, say) copy it first."""
+    from s2s.run import train
+    run = tmp_path_factory.mktemp("fitted") / "run"
+    train(tiny_config(demo_corpus, max_steps=300, valid_every=300, lr=0.005), run)
+    return run
 
 
 def cli(*args, input=None):

@@ -6,15 +6,11 @@ from torch import nn
 
 from s2s.errors import UserError
 from s2s.quantize import quantize
-from s2s.run import train
-from tests.conftest import tiny_config
 
 
 @pytest.fixture(scope="module")
-def trained_demo(demo_corpus, tmp_path_factory):
-    run = tmp_path_factory.mktemp("quantize") / "run"
-    train(tiny_config(demo_corpus, max_steps=300, valid_every=300, lr=0.005), run)
-    return run
+def trained_demo(fitted):
+    return fitted  # read, never written
 
 
 def test_int8_replaces_rnn_and_linear_layers_and_keeps_the_original(trained_demo):

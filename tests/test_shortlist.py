@@ -1,5 +1,7 @@
 """The lexical shortlist: what it learns, decoding over it, and the commands that make and use it."""
 
+import shutil
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -10,11 +12,9 @@ from s2s.data import source_batch
 from s2s.errors import UserError
 from s2s.model import Seq2Seq
 from s2s.quantize import quantize
-from s2s.run import train
 from s2s.search import beam_search, greedy
 from s2s.shortlist import Rows, Shortlist, ShortlistModel, path_for
 from s2s.tokenizer import BOS, EOS, PAD
-from tests.conftest import tiny_config
 
 V = 30
 SRC = [[4, 5, 6, EOS], [7, EOS], [8, 8, 5, 6, 7, EOS]]
@@ -139,9 +139,10 @@ def test_the_int8_output_layer_cut_to_rows_is_the_same_layer(recwarn):
 
 
 @pytest.fixture(scope="module")
-def run(demo_corpus, tmp_path_factory):
+def run(fitted, tmp_path_factory):
+    """A copy of the fitted run: these tests write shortlists into it."""
     found = tmp_path_factory.mktemp("shortlist") / "run"
-    train(tiny_config(demo_corpus, max_steps=300, valid_every=300, lr=0.005), found)
+    shutil.copytree(fitted, found)
     return found
 
 
@@ -176,7 +177,6 @@ def test_shortlist_command_writes_a_file_that_translate_uses(run, demo_corpus, t
 
 
 def test_a_missing_or_foreign_shortlist_and_an_ensemble_are_named(run, tmp_path):
-    import shutil
 
     from s2s.translator import Translator
 
@@ -194,7 +194,6 @@ def test_a_missing_or_foreign_shortlist_and_an_ensemble_are_named(run, tmp_path)
 
 
 def test_no_shortlist_overrides_a_config_that_asks_for_one(run, tmp_path, demo_corpus):
-    import shutil
 
     copy = tmp_path / "copy"
     shutil.copytree(run, copy)
@@ -223,7 +222,6 @@ def test_shortlist_names_training_text_that_is_not_there(run, tmp_path, monkeypa
 
 
 def test_the_estimate_is_fitted_by_default_and_a_stale_one_is_named(run, tmp_path, demo_corpus):
-    import shutil
 
     from s2s import checkpoint
     from s2s.translator import Translator
