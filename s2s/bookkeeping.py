@@ -3,13 +3,15 @@
 `Progress` is what `last.pt` records so that --resume continues exactly. `Bookkeeping`
 is the part of `s2s.trainer.Trainer` that scores the validation set, keeps best.pt,
 last.pt and the step checkpoints, counts patience and skipped (non-finite) steps, and
-restores a run from last.pt; it
-reads the trainer's config, task, run directory, process group, progress, tokenizer and
-fingerprints. The validation score is the task's metric (BLEU, accuracy), higher better.
+restores a run from last.pt; it reads the trainer's config, task, run directory, process
+group, progress, tokenizer, fingerprints and moving average of the weights (`s2s.ema`,
+which validation scores and the checkpoints hold where there is one). The validation
+score is the task's metric (BLEU, accuracy), higher better.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -62,7 +64,8 @@ class Bookkeeping:
         started = time.perf_counter()
         scored = None
         if self.group.main:  # the others wait; the result is shared so that all keep the same schedule
-            scored = self.task.validate(model, valid, self.tokenizer, self.device)
+            with self.average.swapped_in(model) if self.average is not None else contextlib.nullcontext():
+                scored = self.task.validate(model, valid, self.tokenizer, self.device)
         scored = self.group.share(scored)
         loss, score, metric = scored.loss, scored.score, self.task.metric
         improved = not final and score > p.best_score
@@ -118,6 +121,8 @@ class Bookkeeping:
         """Writes last.pt: the model and everything --resume needs to continue exactly."""
         state = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                  "rng": rng_state(self.group)}  # (collective under torchrun: every process gives its own)
+        if self.average is not None:  # "model" is the average; these are the weights being trained
+            state["weights"] = model.state_dict()
         if not self.group.main:
             return
         checkpoint.save(self.run_dir / checkpoint.LAST,
@@ -125,13 +130,14 @@ class Bookkeeping:
                          "train_state": state, "fingerprints": self.fingerprints})
 
     def _content(self, model, meta: dict) -> dict:
+        weights = model.state_dict() if self.average is None else self.average.state_dict(model)
         return {"config": self.config.to_dict(), "tokenizer": self.tokenizer.state(),
-                "model": model.state_dict(), "meta": meta, **self.task.state()}
+                "model": weights, "meta": meta, **self.task.state()}
 
     def _restore(self, model, optimizer, scheduler) -> None:
         content = self.resumed
         try:
-            model.load_state_dict(content["model"])
+            model.load_state_dict(content["train_state"].get("weights", content["model"]))  # train.ema_decay
             optimizer.load_state_dict(content["train_state"]["optimizer"])
             scheduler.load_state_dict(content["train_state"]["scheduler"])
             saved = dict(content["progress"])

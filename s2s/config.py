@@ -202,6 +202,7 @@ class TrainConfig:
     bf16: bool = False  # GPU: bf16 autocast where supported; CPU with AVX512_BF16/AMX: the output layer in bf16
     guided_alignment: float = 0.0  # weight of the loss pulling attention to IBM Model 1 alignments (0 = off)
     output_sample: int = 0  # > 0: each batch's softmax over its target pieces and about this many others (s2s.loss)
+    ema_decay: float = 0.0  # > 0: validate and save a moving average of the weights (s2s.ema), e.g. 0.999
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
@@ -221,6 +222,7 @@ class TrainConfig:
         _check(self.guided_alignment >= 0, "train.guided_alignment", "must be >= 0 (0 turns it off)")
         _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 means no time limit)")
         _check(self.output_sample >= 0, "train.output_sample", "must be >= 0 (0: the whole vocabulary)")
+        _check(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0 turns the average off)")
 
 
 @dataclass(frozen=True)

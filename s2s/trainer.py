@@ -4,6 +4,8 @@ checkpoints, decays the learning rate, stops early and resumes exactly, for ever
 
 The run directory keeps `config.yaml`, `train.log`, `last.pt` (everything needed to
 resume) and `best.pt` (the checkpoint with the best validation score: BLEU, accuracy).
+With `train.ema_decay`, validation and the checkpoints read a moving average of the weights
+(`s2s.ema`), and last.pt keeps the weights being trained beside it.
 SIGINT (Ctrl-C) or SIGTERM writes `last.pt` after the current step and stops
 (`Interrupted`); a step whose loss or gradient is not finite is skipped, and too many in a
 row stop training (`s2s.bookkeeping.Diverged`) with the checkpoints as they were.
@@ -26,6 +28,7 @@ from s2s.config import Config
 from s2s.configfile import dump_config, from_dict
 from s2s.text import fingerprint
 from s2s.distributed import Group
+from s2s.ema import MovingAverage
 from s2s.errors import UserError
 from s2s.labeling import LabelTask
 from s2s.monitor import Monitor, Window
@@ -68,6 +71,7 @@ class Trainer(Bookkeeping, Stopping):
         self.clock = time.monotonic()  # train.max_minutes counts from here (plus earlier resumes)
         self.seconds_before = 0.0  # the run's time before this process (from last.pt)
         self.out_of_time = False  # stopped by train.max_minutes
+        self.average: MovingAverage | None = None  # train.ema_decay's average of the weights
 
     # -- set-up ---------------------------------------------------------------------------
 
@@ -121,6 +125,10 @@ class Trainer(Bookkeeping, Stopping):
             optimizer, mode="max", factor=cfg.lr_decay, patience=cfg.lr_patience, min_lr=cfg.min_lr)
         if self.resumed is not None:
             self._restore(model, optimizer, scheduler)
+        if cfg.ema_decay > 0:
+            self.average = MovingAverage(model, cfg.ema_decay)
+            if self.resumed is not None:
+                self.average.load(self.resumed["model"])  # last.pt's model is the average
         return model, optimizer, scheduler
 
     # -- the loop -------------------------------------------------------------------------
@@ -218,6 +226,8 @@ class Trainer(Bookkeeping, Stopping):
                 self._skipped()
             else:
                 self.nonfinite_in_row = 0
+                if self.average is not None:
+                    self.average.update(model, p.step)
                 window.loss, window.steps = window.loss + loss, window.steps + 1
             window.tokens, window.taken = window.tokens + tokens, window.taken + 1
             self.monitor.step()

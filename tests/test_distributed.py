@@ -87,7 +87,8 @@ def test_two_processes_under_torchrun_match_one_process(demo_corpus, tmp_path):
 
 @pytest.mark.slow
 def test_a_torchrun_run_resumes_exactly(demo_corpus, tmp_path):
-    config = tiny_config(demo_corpus, max_steps=12, valid_every=6, accumulate=2, keep_checkpoints=0)
+    """With a moving average of the weights (train.ema_decay): it and the trained weights both."""
+    config = tiny_config(demo_corpus, max_steps=12, valid_every=6, accumulate=2, keep_checkpoints=0, ema_decay=0.9)
     dump_config(config, tmp_path / "c.yaml")  # dropout on: each process's random state is saved and restored
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "s2s",
@@ -99,3 +100,6 @@ def test_a_torchrun_run_resumes_exactly(demo_corpus, tmp_path):
     a, b = (checkpoint.load(tmp_path / run / "last.pt") for run in ("straight", "split"))
     assert a["progress"]["step"] == b["progress"]["step"] == 12
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    trained = a["train_state"]["weights"]
+    assert all(torch.equal(trained[k], b["train_state"]["weights"][k]) for k in trained)
+    assert any(not torch.equal(trained[k], a["model"][k]) for k in trained)
