@@ -3,8 +3,9 @@
 Training updates the weights; the average follows them, and validation, best.pt, the
 step checkpoints and last.pt's `model` hold the average, which is what translation and
 prediction then use. last.pt keeps the weights being trained beside it, so that --resume
-continues exactly. Marian calls this exponential smoothing, fairseq EMA; on small data the
-average of the last few hundred updates generalises better than the last update alone.
+continues exactly. Marian calls this exponential smoothing, fairseq EMA. The average
+smooths out the noise of the last updates; where the schedule already ends with small
+updates it changes little (measured in docs/training.md).
 
 After update n the average is a <- d_n * a + (1 - d_n) * w, with d_n = min(d, (1 + n) /
 (10 + n)): early in training, when the first weights are far from good, the average
