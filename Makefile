@@ -52,10 +52,10 @@ demo: $(STAMP) $(DEMO_DATA)
 # The suite in as many processes as the machine has cores (pytest-xdist), one thread each.
 TEST_PROCESSES ?= auto
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) --dist loadgroup -m "not slow"
+	$(BIN)/python -m pytest -q -n $(TEST_PROCESSES) -m "not slow"
 
 # Train (or resume) the Multi30k German->English recipe on $(S2S_DATA)/multi30k, then score
 # test_2016_flickr.

@@ -27,12 +27,18 @@ def decay_at(decay: float, update: int) -> float:
 
 
 class MovingAverage:
-    """The running average of a model's floating-point weights and buffers, by state name."""
+    """The running average of a model's floating-point weights and buffers, by state name.
+
+    A tensor that the state dict lists under several names (tied embeddings) is averaged
+    once, under its first name, and saved as one tensor under all of them.
+    """
 
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
-        self.names = [name for name, t in model.state_dict().items() if t.is_floating_point()]
-        state = model.state_dict()
+        state, first = model.state_dict(), {}
+        self.alias = {name: first.setdefault((t.data_ptr(), tuple(t.shape)), name)  # name -> first name
+                      for name, t in state.items() if t.is_floating_point()}
+        self.names = list(first.values())
         self.average = {name: state[name].detach().clone() for name in self.names}
 
     def _current(self, model: nn.Module) -> list[torch.Tensor]:
@@ -47,11 +53,12 @@ class MovingAverage:
 
     def state_dict(self, model: nn.Module) -> dict[str, torch.Tensor]:
         """The model's state dict with the averaged tensors in place of its own."""
-        return {**model.state_dict(), **self.average}
+        return {**model.state_dict(), **{name: self.average[first] for name, first in self.alias.items()}}
 
     def load(self, average: dict[str, torch.Tensor]) -> None:
-        """Takes the average from a saved state dict (last.pt's `model`)."""
-        self.average = {name: average[name].detach().clone() for name in self.names}
+        """Takes the average from a saved state dict (last.pt's `model`, read onto the CPU)
+        onto the model's device."""
+        self.average = {name: average[name].to(self.average[name].device, copy=True) for name in self.names}
 
     @contextlib.contextmanager
     def swapped_in(self, model: nn.Module) -> Iterator[None]:

@@ -125,7 +125,7 @@ class Trainer(Bookkeeping, Stopping):
             optimizer, mode="max", factor=cfg.lr_decay, patience=cfg.lr_patience, min_lr=cfg.min_lr)
         if self.resumed is not None:
             self._restore(model, optimizer, scheduler)
-        if cfg.ema_decay > 0:
+        if cfg.ema_decay > 0 and self.group.main:  # only rank 0 validates and saves
             self.average = MovingAverage(model, cfg.ema_decay)
             if self.resumed is not None:
                 self.average.load(self.resumed["model"])  # last.pt's model is the average

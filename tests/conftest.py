@@ -3,8 +3,7 @@ trained through the command line (with `cli`, which runs s2s in this process).
 
 `make test` runs the suite in a process per core (pytest-xdist), each with one thread: the
 tiny models here gain little from a second thread, and a process per core keeps every core
-busy. The tests that share a trained session fixture run in one process, so that it is
-trained once."""
+busy. Each process builds the session fixtures its tests use."""
 
 from __future__ import annotations
 
@@ -30,16 +29,6 @@ ROOT = Path(__file__).resolve().parents[1]
 if os.environ.get("PYTEST_XDIST_WORKER"):  # one of make test's processes: one thread, its own and its children's
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
-
-# Session fixtures that train a model: the tests that use one are kept in one process.
-TRAINED_FIXTURES = ("demo_run", "fitted")
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        shared = [name for name in TRAINED_FIXTURES if name in getattr(item, "fixturenames", ())]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
 
 # Real corpora: ../shared/data where it exists (as the Makefile does), unless S2S_DATA is set.
 if not os.environ.get("S2S_DATA") and (ROOT.parent / "shared" / "data" / "multi30k").is_dir():

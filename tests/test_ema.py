@@ -61,6 +61,25 @@ def test_swapped_in_computes_with_the_average_and_gives_the_weights_back_even_af
     assert model.weight.requires_grad
 
 
+def test_a_tensor_under_two_names_is_averaged_once_and_saved_as_one():
+    torch.manual_seed(0)
+    model = nn.ModuleDict({"embed": nn.Embedding(5, 3), "out": nn.Linear(3, 5)})
+    model["out"].weight = model["embed"].weight  # tied, as model.tie_embeddings ties them
+    average = MovingAverage(model, 0.5)
+    assert average.names == ["embed.weight", "out.bias"]
+    with torch.no_grad():
+        model["embed"].weight.add_(1.0)
+    average.update(model, 100)
+    saved = average.state_dict(model)
+    assert saved["out.weight"] is saved["embed.weight"]  # one tensor, saved once
+    twin = nn.ModuleDict({"embed": nn.Embedding(5, 3), "out": nn.Linear(3, 5)})
+    twin["out"].weight = twin["embed"].weight
+    twin.load_state_dict(saved)
+    with average.swapped_in(model):
+        assert torch.equal(model["out"].weight, twin["embed"].weight)
+        assert model["out"].weight is model["embed"].weight
+
+
 def test_a_run_validates_and_saves_the_average_and_resumes_exactly(demo_corpus, tmp_path, monkeypatch):
     validated = []
     validate = TranslateTask.validate

@@ -74,3 +74,15 @@ def test_guided_alignment_training_with_bf16_on_cuda(demo_corpus, tmp_path):
                                  bf16=True),
                      tmp_path / "run", device=torch.device("cuda"))
     assert progress.step == 10 and progress.skipped_steps == 0
+
+
+def test_a_run_with_a_moving_average_resumes_on_cuda(demo_corpus, tmp_path):
+    from s2s import checkpoint
+    from s2s.run import train
+    from tests.conftest import tiny_config
+    cuda = torch.device("cuda")
+    train(tiny_config(demo_corpus, max_steps=20, ema_decay=0.9), tmp_path / "straight", device=cuda)
+    train(tiny_config(demo_corpus, max_steps=10, ema_decay=0.9), tmp_path / "split", device=cuda)
+    train(tiny_config(demo_corpus, max_steps=20, ema_decay=0.9), tmp_path / "split", resume=True, device=cuda)
+    a, b = (checkpoint.load(tmp_path / run / "last.pt")["model"] for run in ("straight", "split"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
