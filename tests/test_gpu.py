@@ -85,4 +85,5 @@ def test_a_run_with_a_moving_average_resumes_on_cuda(demo_corpus, tmp_path):
     train(tiny_config(demo_corpus, max_steps=10, ema_decay=0.9), tmp_path / "split", device=cuda)
     train(tiny_config(demo_corpus, max_steps=20, ema_decay=0.9), tmp_path / "split", resume=True, device=cuda)
     a, b = (checkpoint.load(tmp_path / run / "last.pt")["model"] for run in ("straight", "split"))
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    for k in a:  # cuDNN's kernels need not add in the same order twice
+        torch.testing.assert_close(a[k], b[k], atol=1e-4, rtol=1e-3)
