@@ -112,14 +112,14 @@ def train_log(run_dir: str | Path) -> list[dict[str, Any]]:
     return load(Path(run_dir) / LAST, require=("progress",))["progress"]["train_log"]
 
 
-def _identity(tensor: torch.Tensor) -> tuple[int, tuple[int, ...]]:
+def tensor_identity(tensor: torch.Tensor) -> tuple[int, tuple[int, ...]]:
     """What several names of one shared (tied) tensor have in common."""
     return tensor.data_ptr(), tuple(tensor.shape)
 
 
 def parameter_count(weights: dict[str, torch.Tensor]) -> int:
     """Parameters in a state dict, each shared (tied) tensor counted once."""
-    return sum({_identity(tensor): tensor.numel() for tensor in weights.values()}.values())
+    return sum({tensor_identity(tensor): tensor.numel() for tensor in weights.values()}.values())
 
 
 def average(paths: list[Path]) -> dict[str, Any]:
@@ -136,7 +136,7 @@ def average(paths: list[Path]) -> dict[str, Any]:
                             "can be averaged")
     weights, done = {}, {}  # done: a tied tensor (several names, one storage) is averaged once
     for name, tensor in newest["model"].items():
-        key = _identity(tensor)
+        key = tensor_identity(tensor)
         if key in done:
             weights[name] = done[key]
         elif tensor.is_floating_point():

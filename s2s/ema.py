@@ -20,6 +20,8 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from s2s.checkpoint import tensor_identity
+
 
 def decay_at(decay: float, update: int) -> float:
     """The decay used by update number `update` (1 for the first)."""
@@ -36,7 +38,7 @@ class MovingAverage:
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
         state, first = model.state_dict(), {}
-        self.alias = {name: first.setdefault((t.data_ptr(), tuple(t.shape)), name)  # name -> first name
+        self.alias = {name: first.setdefault(tensor_identity(t), name)  # name -> first name
                       for name, t in state.items() if t.is_floating_point()}
         self.names = list(first.values())
         self.average = {name: state[name].detach().clone() for name in self.names}
