@@ -203,6 +203,7 @@ class TrainConfig:
     guided_alignment: float = 0.0  # weight of the loss pulling attention to IBM Model 1 alignments (0 = off)
     output_sample: int = 0  # > 0: each batch's softmax over its target pieces and about this many others (s2s.loss)
     ema_decay: float = 0.0  # > 0: validate and save a moving average of the weights (s2s.ema), e.g. 0.999
+    subword_alpha: float = 0.0  # > 0: classify/tag words cut afresh each epoch, P(cut) ** alpha (s2s.subwords)
 
     def __post_init__(self) -> None:
         for key in ("batch_tokens", "max_steps", "max_epochs", "valid_every", "valid_batch_size",
@@ -223,6 +224,7 @@ class TrainConfig:
         _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0 (0 means no time limit)")
         _check(self.output_sample >= 0, "train.output_sample", "must be >= 0 (0: the whole vocabulary)")
         _check(0.0 <= self.ema_decay < 1.0, "train.ema_decay", "must be in [0, 1) (0 turns the average off)")
+        _check(self.subword_alpha >= 0, "train.subword_alpha", "must be >= 0 (0 turns sampling off)")
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,10 @@ class Config:
                "needs attention (model.decoder.attention is none) or an alignment head (model.alignment_head)")
         _check(not self.data.train_alignments or self.train.guided_alignment > 0, "data.train_alignments",
                "is what train.guided_alignment trains towards: give that a weight (e.g. 1) too")
+        _check(self.train.subword_alpha == 0 or self.task != "translate", "train.subword_alpha",
+               "is for task: classify and tag (translation trains on a cached encoding)")
+        _check(self.train.subword_alpha == 0 or self.tokenizer.type == "unigram", "train.subword_alpha",
+               f"draws from a unigram tokenizer's segmentations; tokenizer.type is {self.tokenizer.type}")
         if self.task != "translate":
             _check(self.train.guided_alignment == 0, "train.guided_alignment", "is for task: translate only")
             _check(self.model.alignment_head == 0, "model.alignment_head", "is for task: translate only")

@@ -5,6 +5,10 @@ source is. For tagging, each word is encoded on its own (so that no piece spans 
 and its label is predicted from the encoder state at the word's first piece: `first[i]`
 holds those positions, one per word, in order. A word the tokenizer cannot split into any
 piece (none does in practice) still gets one, UNK, so that every word has its label.
+
+With a SubwordSampler (`train.subword_alpha`), the training split's words are cut afresh at
+the start of every epoch, from the epoch and train.seed (s2s.subwords); a tag word stays one
+word, with its first piece moved to where its new pieces start.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import torch
 from s2s.data import pad, source_batch, token_batches
 from s2s.errors import UserError
 from s2s.labels import LabelSet, Labelled
+from s2s.subwords import SubwordSampler
 from s2s.tokenizer import EOS, UNK, Tokenizer
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,8 @@ class LabeledData:
     def __init__(self, task: str, src: list[list[int]], labels: list[list[int]],
                  first: list[list[int]] | None):
         self.task, self.src, self.labels, self.first = task, src, labels, first
+        self.best = (src, first)  # the tokenizer's best pieces, which a sampler cuts afresh
+        self.sampler: SubwordSampler | None = None
 
     @classmethod
     def encode(cls, task: str, examples: Labelled, tokenizer: Tokenizer, label_set: LabelSet,
@@ -103,5 +110,24 @@ class LabeledData:
         return sum(len(self.src[i]) - 1 for i in indices), sum(len(self.labels[i]) for i in indices)
 
     def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[np.ndarray]:
+        """One epoch's batches, the same for the same (seed, epoch); with a sampler, of the
+        epoch's own segmentations, which batch() then reads."""
+        if self.sampler is not None:
+            self._resegment(np.random.default_rng([seed, epoch]))
         lengths = [len(s) for s in self.src]
         return token_batches(lengths, lengths, batch_tokens, seed, epoch)
+
+    def _resegment(self, rng: np.random.Generator) -> None:
+        src, first = self.best
+        if first is None:
+            self.src = [self.sampler.sentence(ids[:-1], rng) + [EOS] for ids in src]
+            return
+        self.src, self.first = [], []
+        for ids, starts in zip(src, first):
+            ends = starts[1:] + [len(ids) - 1]
+            pieces, positions = [], []
+            for a, b in zip(starts, ends):
+                positions.append(len(pieces))
+                pieces.extend(self.sampler.draw(ids[a:b], rng))
+            self.src.append(pieces + [EOS])
+            self.first.append(positions)

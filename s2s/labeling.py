@@ -19,6 +19,7 @@ from s2s.labeled import LabelBatch, LabeledData
 from s2s.labeler import LABELERS
 from s2s.labels import LabelSet, Labelled, read_split
 from s2s.labelscores import score_labels
+from s2s.subwords import SubwordSampler
 from s2s.task import Validation
 from s2s.text import fingerprint
 from s2s.tokenizer import Tokenizer
@@ -79,6 +80,8 @@ class LabelTask:
                                                                              tuple[list[str], list[str]]]:
         data = self.config.data
         train = LabeledData.encode(self.task, self.train_examples, tokenizer, self.label_set, max_len=data.max_len)
+        if self.config.train.subword_alpha > 0:
+            train.sampler = SubwordSampler(tokenizer.src, self.config.train.subword_alpha)
         self.valid_examples = read_split(self.task, data, data.valid)
         valid = LabeledData.encode(self.task, self.valid_examples, tokenizer, self.label_set)
         return train, valid, self.valid_examples.fingerprint_lines()

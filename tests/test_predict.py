@@ -150,10 +150,12 @@ def test_predict_refuses_a_translator(demo_run):
 
 
 @pytest.mark.slow
-def test_a_classify_run_resumes_exactly(classify_run, tmp_path):
+@pytest.mark.parametrize("subword_alpha", [0.0, 0.1])
+def test_a_classify_run_resumes_exactly(classify_run, tmp_path, subword_alpha):
     _, config = classify_run
     from dataclasses import replace
-    short = replace(config, train=replace(config.train, max_steps=60))
+    config = replace(config, train=replace(config.train, subword_alpha=subword_alpha))
+    short = replace(config, train=replace(config.train, max_steps=47))  # mid-epoch
     train(short, tmp_path / "a")
     train(config, tmp_path / "a", resume=True)
     train(config, tmp_path / "b")
@@ -161,7 +163,7 @@ def test_a_classify_run_resumes_exactly(classify_run, tmp_path):
     for name in a["model"]:
         torch.testing.assert_close(a["model"][name], b["model"][name])
     regular = lambda run: [h["valid_score"] for h in run["progress"]["history"] if not h["final"]]  # noqa: E731
-    assert regular(a) == regular(b)  # (the resumed run also validated where its first part ended, at step 60)
+    assert regular(a) == regular(b)  # (the resumed run also validated where its first part ended, at step 47)
 
 
 def test_config_refuses_formats_and_options_of_another_task():
