@@ -13,6 +13,7 @@ word, with its first piece moved to where its new pieces start.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -73,6 +74,7 @@ class LabeledData:
         self.task, self.src, self.labels, self.first = task, src, labels, first
         self.best = (src, first)  # the tokenizer's best pieces, which a sampler cuts afresh
         self.sampler: SubwordSampler | None = None
+        self._words: list[list[tuple[int, ...]]] | None = None  # what the sampler cuts afresh
 
     @classmethod
     def encode(cls, task: str, examples: Labelled, tokenizer: Tokenizer, label_set: LabelSet,
@@ -118,16 +120,15 @@ class LabeledData:
         return token_batches(lengths, lengths, batch_tokens, seed, epoch)
 
     def _resegment(self, rng: np.random.Generator) -> None:
-        src, first = self.best
-        if first is None:
-            self.src = [self.sampler.sentence(ids[:-1], rng) + [EOS] for ids in src]
-            return
-        self.src, self.first = [], []
-        for ids, starts in zip(src, first):
-            ends = starts[1:] + [len(ids) - 1]
-            pieces, positions = [], []
-            for a, b in zip(starts, ends):
-                positions.append(len(pieces))
-                pieces.extend(self.sampler.draw(ids[a:b], rng))
-            self.src.append(pieces + [EOS])
-            self.first.append(positions)
+        if self._words is None:  # each sentence's words, as the tokenizer's best pieces
+            src, first = self.best
+            if first is None:
+                self._words = [self.sampler.words(ids[:-1]) for ids in src]
+            else:
+                self._words = [[tuple(ids[a:b]) for a, b in zip(starts, starts[1:] + [len(ids) - 1])]
+                               for ids, starts in zip(src, first)]
+        drawn = [self.sampler.draw_all(words, rng) for words in self._words]
+        self.src = [[piece for word in words for piece in word] + [EOS] for words in drawn]
+        if self.first is not None:
+            self.first = [list(itertools.accumulate((len(word) for word in words[:-1]), initial=0)) if words else []
+                          for words in drawn]

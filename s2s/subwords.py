@@ -18,6 +18,8 @@ what the uninterrupted one did.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import sentencepiece as spm
 
@@ -25,6 +27,7 @@ from s2s.tokenizer import UNK
 
 NBEST = 64  # segmentations considered per word
 MIN_PROBABILITY = 1e-6  # rarer segmentations are dropped (under one draw in a million)
+_UNSEEN = object()
 
 
 class SubwordSampler:
@@ -36,15 +39,15 @@ class SubwordSampler:
         self.processor, self.alpha = processor, alpha
         self.starts_word = np.array([processor.id_to_piece(i).startswith("▁")
                                      for i in range(processor.get_piece_size())])  # (V,) bool
-        self._choices: dict[tuple[int, ...], tuple[list[list[int]], np.ndarray] | None] = {}
+        self._choices: dict[tuple[int, ...], tuple[list[tuple[int, ...]], list[float]] | None] = {}
 
-    def choices(self, word: tuple[int, ...]) -> tuple[list[list[int]], np.ndarray] | None:
+    def choices(self, word: tuple[int, ...]) -> tuple[list[tuple[int, ...]], list[float]] | None:
         """The segmentations of a word and their cumulative probabilities (None: kept as is)."""
         if word not in self._choices:
             self._choices[word] = self._segmentations(word)
         return self._choices[word]
 
-    def _segmentations(self, word: tuple[int, ...]) -> tuple[list[list[int]], np.ndarray] | None:
+    def _segmentations(self, word: tuple[int, ...]) -> tuple[list[tuple[int, ...]], list[float]] | None:
         if UNK in word:
             return None
         text = self.processor.decode(list(word))
@@ -55,25 +58,32 @@ class SubwordSampler:
         probs = np.exp(scores - scores.max())
         probs /= probs.sum()
         keep = probs >= MIN_PROBABILITY
-        segmentations = [[p.id for p in n.pieces] for n, k in zip(nbests, keep) if k]
+        segmentations = [tuple(p.id for p in n.pieces) for n, k in zip(nbests, keep) if k]
         if len(segmentations) == 1:
             return None
         cumulative = np.cumsum(probs[keep])
-        return segmentations, cumulative / cumulative[-1]
+        return segmentations, (cumulative / cumulative[-1]).tolist()
 
-    def draw(self, word: list[int], rng: np.random.Generator) -> list[int]:
-        """A segmentation of one word (its pieces as given, if it has no other)."""
-        found = self.choices(tuple(word))
+    def draw(self, word: tuple[int, ...], u: float) -> tuple[int, ...]:
+        """The segmentation of one word that u, uniform in [0, 1), picks (the word as given, if
+        it has no other)."""
+        found = self._choices.get(word, _UNSEEN)
+        if found is _UNSEEN:
+            found = self.choices(word)
         if found is None:
             return word
         segmentations, cumulative = found
-        return segmentations[int(np.searchsorted(cumulative, rng.random(), side="right"))]
+        return segmentations[bisect.bisect_right(cumulative, u)]
 
-    def words(self, ids: list[int]) -> list[list[int]]:
+    def draw_all(self, words: list[tuple[int, ...]], rng: np.random.Generator) -> list[tuple[int, ...]]:
+        """A segmentation of each word, drawn independently."""
+        return [self.draw(word, u) for word, u in zip(words, rng.random(len(words)).tolist())]
+
+    def words(self, ids: list[int]) -> list[tuple[int, ...]]:
         """A sentence's pieces (no EOS) cut into words: each starts at a piece beginning "▁"."""
         cuts = [i for i in range(1, len(ids)) if self.starts_word[ids[i]]]
-        return [ids[a:b] for a, b in zip([0] + cuts, cuts + [len(ids)])] if ids else []
+        return [tuple(ids[a:b]) for a, b in zip([0] + cuts, cuts + [len(ids)])] if ids else []
 
     def sentence(self, ids: list[int], rng: np.random.Generator) -> list[int]:
         """A sentence's pieces (no EOS) with each word's segmentation drawn afresh."""
-        return [piece for word in self.words(ids) for piece in self.draw(word, rng)]
+        return [piece for word in self.draw_all(self.words(ids), rng) for piece in word]
