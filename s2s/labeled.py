@@ -7,8 +7,10 @@ holds those positions, one per word, in order. A word the tokenizer cannot split
 piece (none does in practice) still gets one, UNK, so that every word has its label.
 
 With a SubwordSampler (`train.subword_alpha`), the training split's words are cut afresh at
-the start of every epoch, from the epoch and train.seed (s2s.subwords); a tag word stays one
-word, with its first piece moved to where its new pieces start.
+the start of every epoch, from the epoch and train.seed (s2s.subwords): epoch_batches draws
+the cut, and batch() and counts() then read it. A tag word stays one word, with its first
+piece moved to where its new pieces start. data.max_len filtered the best cut; a drawn cut
+may be longer.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ class LabeledData:
     def __init__(self, task: str, src: list[list[int]], labels: list[list[int]],
                  first: list[list[int]] | None):
         self.task, self.src, self.labels, self.first = task, src, labels, first
-        self.best = (src, first)  # the tokenizer's best pieces, which a sampler cuts afresh
+        self.best_src, self.best_first = src, first  # the tokenizer's best cut, which a sampler redraws
         self.sampler: SubwordSampler | None = None
         self._words: list[list[tuple[int, ...]]] | None = None  # what the sampler cuts afresh
 
@@ -115,20 +117,23 @@ class LabeledData:
         """One epoch's batches, the same for the same (seed, epoch); with a sampler, of the
         epoch's own segmentations, which batch() then reads."""
         if self.sampler is not None:
-            self._resegment(np.random.default_rng([seed, epoch]))
+            self._resegment(np.random.default_rng([seed % 2**64, epoch]))
         lengths = [len(s) for s in self.src]
         return token_batches(lengths, lengths, batch_tokens, seed, epoch)
 
     def _resegment(self, rng: np.random.Generator) -> None:
         if self._words is None:  # each sentence's words, as the tokenizer's best pieces
-            src, first = self.best
-            if first is None:
-                self._words = [self.sampler.words(ids[:-1]) for ids in src]
+            if self.best_first is None:
+                self._words = [self.sampler.words(ids[:-1]) for ids in self.best_src]
             else:
                 self._words = [[tuple(ids[a:b]) for a, b in zip(starts, starts[1:] + [len(ids) - 1])]
-                               for ids, starts in zip(src, first)]
+                               for ids, starts in zip(self.best_src, self.best_first)]
         drawn = [self.sampler.draw_all(words, rng) for words in self._words]
         self.src = [[piece for word in words for piece in word] + [EOS] for words in drawn]
         if self.first is not None:
-            self.first = [list(itertools.accumulate((len(word) for word in words[:-1]), initial=0)) if words else []
-                          for words in drawn]
+            self.first = [_word_starts(words) for words in drawn]
+
+
+def _word_starts(words: list[tuple[int, ...]]) -> list[int]:
+    """The position of each word's first piece in the words' pieces, concatenated."""
+    return list(itertools.accumulate((len(word) for word in words[:-1]), initial=0)) if words else []

@@ -14,6 +14,10 @@ decoded word) and cached. A word whose pieces hold the unknown piece, or whose b
 segmentation is not the pieces it came with, is left as it is. Draws come from a numpy
 generator that the caller seeds (s2s.labeled: train.seed and the epoch), so a resumed run draws
 what the uninterrupted one did.
+
+sentencepiece's own sampler (`enable_sampling`) is not used: its generator is seeded once
+per thread and cannot be reseeded, so a resumed run could not draw the same pieces, and it
+would search each sentence's lattice at every epoch where a word's choices can be kept.
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ from s2s.tokenizer import UNK
 
 NBEST = 64  # segmentations considered per word
 MIN_PROBABILITY = 1e-6  # rarer segmentations are dropped (under one draw in a million)
-_UNSEEN = object()
 
 
 class SubwordSampler:
@@ -67,9 +70,7 @@ class SubwordSampler:
     def draw(self, word: tuple[int, ...], u: float) -> tuple[int, ...]:
         """The segmentation of one word that u, uniform in [0, 1), picks (the word as given, if
         it has no other)."""
-        found = self._choices.get(word, _UNSEEN)
-        if found is _UNSEEN:
-            found = self.choices(word)
+        found = self.choices(word)
         if found is None:
             return word
         segmentations, cumulative = found
@@ -83,7 +84,3 @@ class SubwordSampler:
         """A sentence's pieces (no EOS) cut into words: each starts at a piece beginning "▁"."""
         cuts = [i for i in range(1, len(ids)) if self.starts_word[ids[i]]]
         return [tuple(ids[a:b]) for a, b in zip([0] + cuts, cuts + [len(ids)])] if ids else []
-
-    def sentence(self, ids: list[int], rng: np.random.Generator) -> list[int]:
-        """A sentence's pieces (no EOS) with each word's segmentation drawn afresh."""
-        return [piece for word in self.draw_all(self.words(ids), rng) for piece in word]

@@ -30,7 +30,9 @@ class Validation:
 
 
 class Dataset(Protocol):
-    """An encoded training or validation split, as the loop batches it."""
+    """An encoded training or validation split, as the loop batches it. A split that draws its
+    pieces afresh each epoch (s2s.labeled with a subword sampler) draws them in
+    epoch_batches, and counts() and batch() read the latest epoch's draw."""
 
     def __len__(self) -> int: ...
     def epoch_batches(self, batch_tokens: int, seed: int, epoch: int) -> list[np.ndarray]: ...

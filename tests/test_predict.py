@@ -157,6 +157,7 @@ def test_a_classify_run_resumes_exactly(classify_run, tmp_path, subword_alpha):
     config = replace(config, train=replace(config.train, subword_alpha=subword_alpha))
     short = replace(config, train=replace(config.train, max_steps=47))  # mid-epoch
     train(short, tmp_path / "a")
+    assert checkpoint.load(tmp_path / "a" / "last.pt")["progress"]["batch_in_epoch"] > 0
     train(config, tmp_path / "a", resume=True)
     train(config, tmp_path / "b")
     a, b = (checkpoint.load(tmp_path / r / "last.pt") for r in "ab")
