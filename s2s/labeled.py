@@ -130,7 +130,7 @@ class LabeledData:
                                for ids, starts in zip(self.best_src, self.best_first)]
         drawn = [self.sampler.draw_all(words, rng) for words in self._words]
         self.src = [[piece for word in words for piece in word] + [EOS] for words in drawn]
-        if self.first is not None:
+        if self.best_first is not None:
             self.first = [_word_starts(words) for words in drawn]
 
 

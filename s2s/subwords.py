@@ -40,17 +40,11 @@ class SubwordSampler:
         if alpha <= 0:
             raise ValueError("alpha must be positive")
         self.processor, self.alpha = processor, alpha
-        self.starts_word = np.array([processor.id_to_piece(i).startswith("▁")
-                                     for i in range(processor.get_piece_size())])  # (V,) bool
+        self.starts_word = [processor.id_to_piece(i).startswith("▁") for i in range(processor.get_piece_size())]
         self._choices: dict[tuple[int, ...], tuple[list[tuple[int, ...]], list[float]] | None] = {}
 
-    def choices(self, word: tuple[int, ...]) -> tuple[list[tuple[int, ...]], list[float]] | None:
-        """The segmentations of a word and their cumulative probabilities (None: kept as is)."""
-        if word not in self._choices:
-            self._choices[word] = self._segmentations(word)
-        return self._choices[word]
-
     def _segmentations(self, word: tuple[int, ...]) -> tuple[list[tuple[int, ...]], list[float]] | None:
+        """The segmentations of a word and their cumulative probabilities (None: kept as is)."""
         if UNK in word:
             return None
         text = self.processor.decode(list(word))
@@ -70,7 +64,9 @@ class SubwordSampler:
     def draw(self, word: tuple[int, ...], u: float) -> tuple[int, ...]:
         """The segmentation of one word that u, uniform in [0, 1), picks (the word as given, if
         it has no other)."""
-        found = self.choices(word)
+        if word not in self._choices:
+            self._choices[word] = self._segmentations(word)
+        found = self._choices[word]
         if found is None:
             return word
         segmentations, cumulative = found
