@@ -1,7 +1,8 @@
 """Word alignment against human links: alignment error rate (AER), precision and recall on
 the English-French Hansards gold set (the 147 dev pairs, Sure and Possible links), side by
-side in one run, for eflomal, s2s's own IBM Model 1, and s2s models' attention (one
-direction, the other, and both combined), with each s2s model's BLEU on Multi30k.
+side in one run, for eflomal, s2s's own IBM Model 1 and diagonal model (s2s.align, as
+`s2s align` without a model runs it), and s2s models' attention (one direction, the other,
+and both combined), with each s2s model's BLEU on Multi30k.
 
 Every aligner learns from the same text: Multi30k and Tatoeba English-French plus the text
 (not the links) of the 147 sentences. eflomal is GPL-3 and is run as a separate program
@@ -134,22 +135,13 @@ def eflomal(program: str, en: list[str], fr: list[str], last: int) -> dict[str, 
         return {side: [_links(line) for line in read(Path(tmp) / side)[-last:]] for side in ("fwd", "rev")}
 
 
-def model1(en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
-    """s2s's IBM Model 1 over words, trained both ways; links for the last `last` pairs."""
-    from s2s.align import Model1
+def classical(aligner: str, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
+    """s2s's IBM Model 1 or diagonal model (s2s.align) over words, trained both ways; links
+    for the last `last` pairs."""
+    from s2s import align
 
-    vocab: dict[str, int] = {}
-    ids = {side: [[vocab.setdefault(w, len(vocab)) for w in line.split()] for line in lines]
-           for side, lines in (("en", en), ("fr", fr))}
-    out = {}
-    for side, (src, tgt) in (("fwd", ("en", "fr")), ("rev", ("fr", "en"))):
-        model = Model1.train(ids[src], ids[tgt])
-        found = []
-        for s, t in zip(ids[src][-last:], ids[tgt][-last:]):
-            pairs = [(i, j) for j, i in enumerate(model.align(s, t)) if i >= 0]
-            found.append(set(pairs) if side == "fwd" else {(j, i) for i, j in pairs})
-        out[side] = found
-    return out
+    forward, backward = align.learn_links(en, fr, getattr(align, aligner), slice(len(en) - last, None))
+    return {"fwd": forward, "rev": backward}
 
 
 def attention(run: str, src: list[str], tgt: list[str], backward: bool, head: bool = True) -> list[set]:
@@ -223,8 +215,9 @@ def main() -> None:
     if args.eflomal:
         start = time.perf_counter()
         add("eflomal (model 3)", eflomal(args.eflomal, *text), time.perf_counter() - start)
-    start = time.perf_counter()
-    add("IBM Model 1 (s2s.align, words)", model1(*text), time.perf_counter() - start)
+    for aligner, system in (("Model1", "IBM Model 1"), ("DiagonalModel", "diagonal model")):
+        start = time.perf_counter()
+        add(f"{system} (s2s.align, words)", classical(aligner, *text), time.perf_counter() - start)
     for spec, head in [(spec, True) for spec in args.s2s] + [(spec, False) for spec in args.s2s_attention]:
         name, _, runs = spec.partition("=")
         runs = runs.split(",")

@@ -1,5 +1,6 @@
 """`s2s align` and `s2s translate --alignments`: one line per pair, links inside the words,
-a clear error for files that do not pair up, and alignments near the demo's own."""
+a clear error for files that do not pair up, and alignments near the demo's own, from a
+model or, without one, from the aligner the pairs teach."""
 
 import random
 import subprocess
@@ -92,3 +93,33 @@ def test_the_demo_models_alignments_are_close_to_the_demos_own(demo_run, tmp_pat
     found = [parse_links(line, f"line {n}") for n, line in enumerate(out.splitlines(), 1)]
     rate = error_rate(found, [Gold(frozenset(p[2]), frozenset(p[2])) for p in pairs])
     assert rate.aer <= 0.12, rate  # 0.06 measured; a trained that had not learnt would be near 0.9
+
+
+def test_without_a_model_one_line_per_pair_and_blank_pairs_stay_blank(pairs, tmp_path):
+    result = cli("align", "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "out").read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == "" and len(lines) - 1 == len(SOURCES)
+    for n, (source, target, line) in enumerate(zip(SOURCES, TARGETS, lines), 1):
+        links = parse_links(line, f"out:{n}")
+        assert bool(links) == bool(source.strip() and target.strip())
+        assert all(i < len(source.split()) and j < len(target.split()) for i, j in links)
+
+
+def test_without_a_model_backward_is_refused_by_name(pairs, trained):
+    result = cli("align", "--src", pairs[0], "--tgt", pairs[1], "--backward", trained)
+    assert result.exit_code == 1 and "--backward needs -m" in result.output
+
+
+def test_without_a_model_the_demos_pairs_teach_an_aligner_its_links(tmp_path):
+    """The demo's own links, found again by the diagonal model learned from 2,000 pairs alone."""
+    rng = random.Random(11)
+    pairs = [load_demo_module().aligned_pair(rng) for _ in range(2000)]
+    (tmp_path / "en").write_text("".join(p[0] + "\n" for p in pairs), encoding="utf-8")
+    (tmp_path / "dm").write_text("".join(p[1] + "\n" for p in pairs), encoding="utf-8")
+    result = cli("align", "--src", tmp_path / "en", "--tgt", tmp_path / "dm")
+    assert result.exit_code == 0, result.output
+    found = [parse_links(line, f"line {n}") for n, line in enumerate(result.output.splitlines(), 1)]
+    assert len(found) == len(pairs)
+    rate = error_rate(found, [Gold(frozenset(p[2]), frozenset(p[2])) for p in pairs])
+    assert rate.aer <= 0.05, rate  # measured: 0.013 (grow-diag-final-and)

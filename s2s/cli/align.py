@@ -1,4 +1,5 @@
-"""`s2s align`: word alignments of given sentence pairs, read off a model's attention."""
+"""`s2s align`: word alignments of given sentence pairs, read off a model's attention, or
+from a statistical aligner (s2s.align's diagonal model) learned on the pairs themselves."""
 
 from __future__ import annotations
 
@@ -17,9 +18,10 @@ from s2s.errors import UserError
 CHUNK = 3200  # pairs read and aligned at a time: memory stays flat on large files
 
 
-@click.command(short_help="Word alignments of sentence pairs, from a model's attention.")
-@click.option("-m", "--model", required=True, type=click.Path(exists=True),
-              help="A model translating --src into --tgt: checkpoint file, or run directory (its best.pt).")
+@click.command(short_help="Word alignments of sentence pairs, from a model's attention or learned from the pairs.")
+@click.option("-m", "--model", type=click.Path(exists=True),
+              help="A model translating --src into --tgt: checkpoint file, or run directory (its best.pt). "
+                   "Without it, a statistical aligner learns from the pairs themselves.")
 @click.option("--src", "src_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Source sentences, one per line (UTF-8, .gz accepted).")
 @click.option("--tgt", "tgt_file", required=True, type=click.Path(exists=True, dir_okay=False),
@@ -49,9 +51,16 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     attention weighs most, and the two are combined.
 
     \b
+    Without -m, no model is needed: IBM Model 1 with a prior that favours the diagonal (the
+    model of fast_align) learns from the pairs themselves, in both directions, and the two
+    are combined (--symmetrize). It reads all pairs into memory first; words are matched
+    exactly, so tokenise and lowercase both sides first for better links.
+
+    \b
     Examples:
       s2s align -m runs/demo --src data/demo/test.src --tgt data/demo/test.tgt
       s2s align -m runs/en_fr --backward runs/fr_en --src text.en --tgt text.fr -o text.align
+      s2s align --src train.de --tgt train.en -o train.align
     """
     from s2s.alignment import pharaoh, symmetrize as combine
     from s2s.text import read_lines
@@ -61,6 +70,11 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     if None not in counts and counts[0] != counts[1]:
         raise UserError(f"--src {src_file} has {counts[0]} lines but --tgt {tgt_file} has {counts[1]}: "
                         "each source line needs its translation on the same line")
+    if model is None:
+        if backward is not None:
+            raise UserError("--backward needs -m: without a model, s2s align learns both directions itself")
+        write_results(_learned(src_file, tgt_file, symmetrize, utf8_errors), output)
+        return
     forward = load_translator(model, device_name, batch_size, 0, {})
     check_attention(forward, model, "align words by")
     reverse = None
@@ -80,6 +94,21 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     lines = tqdm(aligned(), unit=" pairs", desc="aligning", leave=False, disable=not show_progress(quiet),
                  total=counts[0])
     write_results(lines, output)
+
+
+def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Iterator[str]:
+    """Pharaoh lines of every pair from s2s.align's diagonal model, trained both ways on them."""
+    from s2s.align import learn_links
+    from s2s.alignment import pharaoh, symmetrize
+    from s2s.text import read_lines
+
+    src, tgt = [], []
+    for a, b in _chunks(read_lines(src_file, utf8_errors), read_lines(tgt_file, utf8_errors), src_file, tgt_file):
+        src.extend(a)
+        tgt.extend(b)
+    forward, backward = learn_links(src, tgt)
+    for a, b, s, t in zip(forward, backward, src, tgt):
+        yield pharaoh(symmetrize(a, b, method)) if s.strip() and t.strip() else ""
 
 
 def _chunks(src: Iterator[str], tgt: Iterator[str], src_name: str, tgt_name: str
