@@ -1,7 +1,7 @@
 """Word alignment against human links: alignment error rate (AER), precision and recall on
 the English-French Hansards gold set (the 147 dev pairs, Sure and Possible links), side by
-side in one run, for eflomal, s2s's own IBM Model 1 and diagonal model (s2s.align, as
-`s2s align` without a model runs it), and s2s models' attention (one direction, the other,
+side in one run, for eflomal, s2s's own IBM Model 1 and diagonal model (s2s.align and s2s.diagonal,
+as `s2s align` without a model runs it), and s2s models' attention (one direction, the other,
 and both combined), with each s2s model's BLEU on Multi30k.
 
 Every aligner learns from the same text: Multi30k and Tatoeba English-French plus the text
@@ -135,12 +135,14 @@ def eflomal(program: str, en: list[str], fr: list[str], last: int) -> dict[str, 
         return {side: [_links(line) for line in read(Path(tmp) / side)[-last:]] for side in ("fwd", "rev")}
 
 
-def classical(aligner: str, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
-    """s2s's IBM Model 1 or diagonal model (s2s.align) over words, trained both ways; links
-    for the last `last` pairs."""
-    from s2s import align
+def classical(aligner: str, jointly: bool, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
+    """s2s's IBM Model 1 or diagonal model (s2s.align, s2s.diagonal) over words, trained both ways (by
+    agreement if `jointly`); links for the last `last` pairs."""
+    from s2s.align import Model1
+    from s2s.diagonal import DiagonalModel, learn_links
 
-    forward, backward = align.learn_links(en, fr, getattr(align, aligner), slice(len(en) - last, None))
+    model = {"Model1": Model1, "DiagonalModel": DiagonalModel}[aligner]
+    forward, backward = learn_links(en, fr, model, jointly, slice(len(en) - last, None))
     return {"fwd": forward, "rev": backward}
 
 
@@ -215,9 +217,12 @@ def main() -> None:
     if args.eflomal:
         start = time.perf_counter()
         add("eflomal (model 3)", eflomal(args.eflomal, *text), time.perf_counter() - start)
-    for aligner, system in (("Model1", "IBM Model 1"), ("DiagonalModel", "diagonal model")):
+    for aligner, jointly, system in (("Model1", False, "IBM Model 1 (s2s.align, words)"),
+                                     ("DiagonalModel", False, "diagonal model (s2s.diagonal, words)"),
+                                     ("DiagonalModel", True, "diagonal model by agreement (s2s.diagonal, words; "
+                                                             "s2s align without -m)")):
         start = time.perf_counter()
-        add(f"{system} (s2s.align, words)", classical(aligner, *text), time.perf_counter() - start)
+        add(system, classical(aligner, jointly, *text), time.perf_counter() - start)
     for spec, head in [(spec, True) for spec in args.s2s] + [(spec, False) for spec in args.s2s_attention]:
         name, _, runs = spec.partition("=")
         runs = runs.split(",")

@@ -1,4 +1,4 @@
-"""IBM Model 1 and diagonal-model alignments, attention agreement and the guided-alignment loss."""
+"""IBM Model 1 alignments, attention agreement and the guided-alignment loss."""
 
 import random
 
@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from s2s.align import NULL, DiagonalModel, Model1, _Pairs, agreement, guided_loss
+from s2s.align import NULL, Model1, agreement, guided_loss
 from s2s.run import train
 from tests.conftest import tiny_config
 
@@ -59,61 +59,6 @@ def test_model1_probabilities_are_normalised_per_source_word():
 def test_unseen_target_pieces_are_unaligned():
     model = Model1.train([[1, 2]], [[5, 6]])
     assert model.align([1, 2], [999, 5])[0] == NULL
-    assert model.align([1], []) == []
-
-
-def monotone_corpus(n=400, seed=0):
-    """Word-for-word translations in the same order (target word = source word + 100), from
-    only six source words, so that most sentences repeat a word."""
-    rng = random.Random(seed)
-    src = [[rng.choice(range(10, 16)) for _ in range(rng.randint(3, 9))] for _ in range(n)]
-    return src, [[w + 100 for w in s] for s in src], [list(range(len(s))) for s in src]
-
-
-def share_right(model, src, tgt, truth):
-    pairs = [(g, want) for s, t, a in zip(src, tgt, truth) for g, want in zip(model.align(s, t), a)
-             if want is not None]
-    return sum(g == want for g, want in pairs) / len(pairs)
-
-
-def test_the_diagonal_model_tells_repeated_words_apart_by_their_position():
-    src, tgt, truth = monotone_corpus()
-    assert share_right(DiagonalModel.train(src, tgt), src, tgt, truth) > 0.99
-    assert share_right(Model1.train(src, tgt), src, tgt, truth) < 0.8  # measured: 0.65 (the first of equals)
-
-
-def test_the_diagonal_model_fits_its_tension_to_the_word_order():
-    src, tgt, truth = monotone_corpus()
-    assert DiagonalModel.train(src, tgt, tension=4.0).tension > 10  # measured: 14, the cap
-    src, tgt, truth = permuted_corpus()
-    model = DiagonalModel.train(src, tgt, tension=4.0)
-    assert model.tension < 1  # measured: 0.26
-    assert share_right(model, src, tgt, truth) > 0.99  # a flat prior: the words still decide
-
-
-def test_the_diagonal_prior_is_a_distribution_over_each_target_words_sources():
-    src, tgt, _ = permuted_corpus(50)
-    pairs = _Pairs.of(src, tgt, vocab=201, positions=True)
-    for tension in (0.1, 4.0, 14.0):
-        prior = pairs.cells.prior(tension, null_prob=0.08)  # (N,)
-        torch.testing.assert_close(pairs.per_target(prior), torch.ones(len(prior), dtype=torch.float64))
-        null = pairs.unique[pairs.inverse] < pairs.vocab  # source id 0: NULL
-        torch.testing.assert_close(prior[null], torch.full((int(null.sum()),), 0.08, dtype=torch.float64))
-
-
-def test_the_diagonal_model_without_a_dirichlet_prior_normalises_each_source_word():
-    src, tgt, _ = permuted_corpus(100)
-    for alpha, check in ((0.0, lambda s: torch.allclose(s, torch.ones_like(s))), (0.01, lambda s: bool((s < 1).all()))):
-        lexicon = DiagonalModel.train(src, tgt, iterations=3, alpha=alpha).lexicon
-        source_of = lexicon.keys // lexicon.vocab
-        sums = torch.zeros(int(source_of.max()) + 1, dtype=torch.float64).index_add_(0, source_of, lexicon.prob)
-        assert check(sums[torch.unique(source_of)]), alpha  # variational Bayes leaves mass to unseen words
-
-
-def test_the_diagonal_model_leaves_unseen_and_source_less_words_unaligned():
-    model = DiagonalModel.train([[1, 2], []], [[5, 6], [7]])
-    assert model.align([1, 2], [999, 5])[0] == NULL
-    assert model.align([], [5]) == [NULL]
     assert model.align([1], []) == []
 
 

@@ -52,8 +52,8 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
 
     \b
     Without -m, no model is needed: IBM Model 1 with a prior that favours the diagonal (the
-    model of fast_align) learns from the pairs themselves, in both directions, and the two
-    are combined (--symmetrize). It reads all pairs into memory first; words are matched
+    model of fast_align) learns from the pairs themselves, in both directions trained by
+    agreement, and the two are combined (--symmetrize). It reads all pairs into memory first; words are matched
     exactly, so tokenise and lowercase both sides first for better links.
 
     \b
@@ -98,7 +98,7 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
 
 def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Iterator[str]:
     """Pharaoh lines of every pair from s2s.align's diagonal model, trained both ways on them."""
-    from s2s.align import learn_links
+    from s2s.diagonal import learn_links
     from s2s.alignment import pharaoh, symmetrize
     from s2s.text import read_lines
 
@@ -106,7 +106,7 @@ def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Ite
     for a, b in _chunks(read_lines(src_file, utf8_errors), read_lines(tgt_file, utf8_errors), src_file, tgt_file):
         src.extend(a)
         tgt.extend(b)
-    forward, backward = learn_links(src, tgt)
+    forward, backward = learn_links(src, tgt, jointly=True)
     for a, b, s, t in zip(forward, backward, src, tgt):
         yield pharaoh(symmetrize(a, b, method)) if s.strip() and t.strip() else ""
 

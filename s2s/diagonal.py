@@ -1,0 +1,228 @@
+"""IBM Model 1 with a prior on positions that favours the diagonal, and both directions
+trained by agreement: word alignments learned from sentence pairs alone.
+
+Model 1 (`s2s.align`) ignores where the words are. `DiagonalModel` is the reparameterised
+IBM Model 2 of Dyer et al. (2013), the model of their fast_align: target word j of m aligns
+to NULL with probability p0, and to source word i of n with
+(1 - p0) * exp(-lambda |j/m - i/n|) / Z, so links near the diagonal are favoured. The
+tension lambda is refitted in each EM iteration (Newton steps that match the links'
+expected distance from the diagonal), and t(f | e) is estimated by variational Bayes with a
+small Dirichlet prior (alpha), which keeps a rare source word from explaining every target
+word beside it (the "garbage collector" effect). The prior depends only on (m, n, j, i),
+so it is computed once per such cell of the corpus, not per element.
+
+`DiagonalModel.train_jointly` trains the two directions by agreement (Liang et al. 2006):
+each link's expected count is the product of the two directions' posteriors, so a link
+only one direction believes in loses its weight to NULL. `learn_links` gives the word links
+of sentence pairs from models trained on those pairs; `s2s align` without a model runs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from s2s.align import Model1, Pairs, best_positions
+
+TENSION_RANGE = (0.1, 14.0)  # the diagonal prior's tension is kept in this range (as fast_align does)
+
+
+@dataclass
+class DiagonalModel:
+    """Model 1's t(f | e) with a prior on positions that favours the diagonal (Dyer et al. 2013)."""
+
+    lexicon: Model1  # t(f | e), by variational Bayes
+    tension: float  # lambda of the prior exp(-lambda |j/m - i/n|)
+    null_prob: float  # p0, the prior probability of NULL
+
+    @classmethod
+    def train(cls, src: list[list[int]], tgt: list[list[int]], iterations: int = 5, null_prob: float = 0.08,
+              tension: float = 4.0, alpha: float = 0.01) -> "DiagonalModel":
+        """EM on piece-id sentence pairs (no EOS/BOS), as fast_align's `-d -o -v` trains:
+        the tension starts at `tension` and is refitted in every iteration; t(f | e) takes a
+        Dirichlet prior `alpha` (0: plain maximum likelihood)."""
+        model = _Training(src, tgt, tension, null_prob, alpha)
+        for _ in range(iterations):
+            model.update(model.posterior())
+        return model.result()
+
+    @classmethod
+    def train_jointly(cls, src: list[list[int]], tgt: list[list[int]], iterations: int = 5, null_prob: float = 0.08,
+                      tension: float = 4.0, alpha: float = 0.01) -> tuple["DiagonalModel", "DiagonalModel"]:
+        """The source->target and target->source models trained by agreement (Liang et al.
+        2006): each trained alone for `iterations` as `train` does, then `iterations` more in
+        which both take the product of the two directions' posteriors of a link as its
+        expected count, and what that takes away goes to NULL. (Agreement from the start,
+        when t(f | e) is still uniform, sends most links far from the diagonal to NULL.)"""
+        forward, backward = _Training(src, tgt, tension, null_prob, alpha), _Training(tgt, src, tension, null_prob, alpha)
+        to_backward, to_forward = _partners(src, tgt)
+        for _ in range(iterations):
+            forward.update(forward.posterior())
+            backward.update(backward.posterior())
+        for _ in range(iterations):
+            p_forward, p_backward = forward.posterior(), backward.posterior()
+            forward.update(forward.agreeing(p_forward, p_backward, to_backward))
+            backward.update(backward.agreeing(p_backward, p_forward, to_forward))
+        return forward.result(), backward.result()
+
+    def align(self, src: list[int], tgt: list[int]) -> list[int]:
+        """For each target piece, the source position with the highest prior times t(f | e) (NULL: -1)."""
+        if not tgt:
+            return []
+        m, n = len(tgt), len(src)
+        h = _distance(torch.arange(1, m + 1, dtype=torch.float64).unsqueeze(1) / m,
+                      torch.arange(1, n + 1, dtype=torch.float64).unsqueeze(0) / n)  # (T, S)
+        weight = torch.exp(self.tension * h)
+        prior = torch.cat([torch.full((m, 1), self.null_prob, dtype=torch.float64),
+                           (1 - self.null_prob) * weight / weight.sum(dim=1, keepdim=True)], dim=1)  # (T, S+1)
+        return best_positions(prior * self.lexicon.lexical(src, tgt))
+
+
+class _Training:
+    """A diagonal model's state during EM: its pairs, t(f | e) and tension."""
+
+    def __init__(self, src: list[list[int]], tgt: list[list[int]], tension: float, null_prob: float, alpha: float):
+        self.vocab = 1 + max((max(t) for t in tgt if t), default=0)
+        self.pairs = Pairs.of(src, tgt, self.vocab)
+        self.cells = Cells.of(src, tgt)
+        self.prob = torch.ones(len(self.pairs.unique), dtype=torch.float64)
+        self.tension, self.null_prob, self.alpha = tension, null_prob, alpha
+        self.is_null = self.pairs.unique[self.pairs.inverse] < self.vocab  # (N,)
+
+    def posterior(self) -> torch.Tensor:
+        """(N,) each element's posterior: its target piece's link to its source position."""
+        p = self.cells.prior(self.tension, self.null_prob) * self.prob[self.pairs.inverse]
+        return p / self.pairs.per_target(p)
+
+    def agreeing(self, mine: torch.Tensor, theirs: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+        """(N,) the product of my posterior and the other direction's for each link (partner:
+        the index of the same link among theirs), the rest of each piece's mass on NULL."""
+        linked = torch.where(self.is_null, torch.zeros((), dtype=torch.float64), mine * theirs[partner.clamp(min=0)])
+        return torch.where(self.is_null, 1 - self.pairs.per_target(linked), linked)
+
+    def update(self, posterior: torch.Tensor) -> None:
+        """The M-step, and the tension refitted, from each element's posterior (N,)."""
+        self.tension = self.cells.fit_tension(posterior, self.tension)
+        counts = self.pairs.counts(posterior, normalised=True)
+        if self.alpha > 0:  # exp(digamma(c + alpha) - digamma(sum over the source's row of (c + alpha)))
+            self.prob = torch.exp(torch.special.digamma(counts + self.alpha) -
+                                  torch.special.digamma(self.pairs.per_source(counts + self.alpha)))
+        else:
+            self.prob = counts / self.pairs.per_source(counts)
+
+    def result(self) -> DiagonalModel:
+        return DiagonalModel(Model1(self.pairs.unique, self.prob, self.vocab), self.tension, self.null_prob)
+
+
+def _partners(src: list[list[int]], tgt: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where each link (j, i) of the source->target elements is among the target->source ones,
+    and the other way round (-1 for NULL elements); the elements as Pairs.of lays them out."""
+    forward, backward, at_forward, at_backward = [], [], 0, 0
+    for s, t in zip(src, tgt):
+        n, m = len(s), len(t)
+        if m:  # forward block (m, n + 1): element (j, i + 1) is link (i, j)
+            there = torch.full((m, n + 1), -1, dtype=torch.int64)
+            if n:
+                there[:, 1:] = at_backward + torch.arange(n).unsqueeze(0) * (m + 1) + torch.arange(m).unsqueeze(1) + 1
+            forward.append(there.flatten())
+        if n:  # backward block (n, m + 1): element (i, j + 1) is link (i, j)
+            there = torch.full((n, m + 1), -1, dtype=torch.int64)
+            if m:
+                there[:, 1:] = at_forward + torch.arange(m).unsqueeze(0) * (n + 1) + torch.arange(n).unsqueeze(1) + 1
+            backward.append(there.flatten())
+        at_forward, at_backward = at_forward + m * (n + 1), at_backward + n * (m + 1)
+    empty = torch.zeros(0, dtype=torch.int64)
+    return torch.cat(forward) if forward else empty, torch.cat(backward) if backward else empty
+
+
+def _distance(target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """fast_align's feature h = -|j/m - i/n| of relative target and source positions."""
+    return -(target - source).abs()
+
+
+@dataclass
+class Cells:
+    """The distinct (m, n, j, i) cells of a corpus (target length m, source length n, target
+    position j, source position i, 0 = NULL), on which the prior depends, and each element's
+    cell. Each (m, n) is laid out as one sentence pair's (m, n + 1) grid of elements."""
+
+    of_element: torch.Tensor  # (N,) each element's cell, elements as Pairs.of lays them out
+    distance: torch.Tensor  # (C,) h of each cell; 0 for NULL
+    is_null: torch.Tensor  # (C,) bool
+    row: torch.Tensor  # (C,) each cell's (m, n, j), numbered
+
+    @classmethod
+    def of(cls, src: list[list[int]], tgt: list[list[int]]) -> "Cells":
+        offset: dict[tuple[int, int], int] = {}  # (m, n) -> where its grid starts
+        parts, size = [], 0
+        for s, t in zip(src, tgt):
+            if not t:
+                continue
+            if (len(t), len(s)) not in offset:
+                offset[(len(t), len(s))] = size
+                size += len(t) * (len(s) + 1)
+            start = offset[(len(t), len(s))]
+            parts.append(torch.arange(start, start + len(t) * (len(s) + 1)))
+        distance, is_null, row, rows = [], [], [], 0
+        for m, n in offset:  # in the order of their offsets
+            h = _distance(torch.arange(1, m + 1, dtype=torch.float64).unsqueeze(1) / m,
+                          torch.arange(1, n + 1, dtype=torch.float64).unsqueeze(0) / n)  # (m, n)
+            distance.append(torch.cat([torch.zeros(m, 1, dtype=torch.float64), h], dim=1).flatten())
+            is_null.append((torch.arange(n + 1) == 0).repeat(m))
+            row.append(torch.arange(rows, rows + m).repeat_interleave(n + 1))
+            rows += m
+        if not parts:
+            return cls(torch.zeros(0, dtype=torch.int64), torch.zeros(0, dtype=torch.float64),
+                       torch.zeros(0, dtype=torch.bool), torch.zeros(0, dtype=torch.int64))
+        return cls(torch.cat(parts), torch.cat(distance), torch.cat(is_null), torch.cat(row))
+
+    def per_row(self, values: torch.Tensor) -> torch.Tensor:
+        """(C,) the sum of values (C,) over each cell's (m, n, j)."""
+        total = torch.zeros(int(self.row[-1]) + 1 if len(self.row) else 0, dtype=torch.float64)
+        return total.index_add_(0, self.row, values)[self.row]
+
+    def shares(self, tension: float) -> torch.Tensor:
+        """(C,) exp(lambda h) / Z over each (m, n, j)'s source positions; 0 for NULL."""
+        weight = torch.where(self.is_null, torch.zeros((), dtype=torch.float64), torch.exp(tension * self.distance))
+        return weight / self.per_row(weight).clamp(min=1e-300)
+
+    def prior(self, tension: float, null_prob: float) -> torch.Tensor:
+        """(N,) the diagonal prior of each element: p0 for NULL, else (1 - p0) exp(lambda h) / Z."""
+        cell = torch.where(self.is_null, torch.full((), null_prob, dtype=torch.float64),
+                           (1 - null_prob) * self.shares(tension))
+        return cell[self.of_element]
+
+    def fit_tension(self, posterior: torch.Tensor, tension: float, steps: int = 8) -> float:
+        """The tension whose prior expects the target pieces' non-NULL links as far from the
+        diagonal as the posterior (N,) puts them, in Newton steps from `tension`."""
+        per_cell = torch.zeros(len(self.distance), dtype=torch.float64).index_add_(0, self.of_element, posterior)
+        per_cell = torch.where(self.is_null, torch.zeros((), dtype=torch.float64), per_cell)
+        mass = self.per_row(per_cell)  # (C,) the non-NULL posterior mass of each cell's (m, n, j)
+        wanted = float((per_cell * self.distance).sum())
+        for _ in range(steps):
+            share = mass * self.shares(tension)  # (C,)
+            mean = self.per_row(share * self.distance) / mass.clamp(min=1e-300)  # (C,) per (m, n, j)
+            expected = float((share * self.distance).sum())
+            variance = float((share * self.distance * (self.distance - mean)).sum())  # d expected / d tension
+            if variance <= 0:
+                break
+            tension = min(max(tension + (wanted - expected) / variance, TENSION_RANGE[0]), TENSION_RANGE[1])
+        return tension
+
+
+def learn_links(src: list[str], tgt: list[str], aligner: type = DiagonalModel, jointly: bool = False,
+                which: slice = slice(None)) -> tuple[list[set[tuple[int, int]]], list[set[tuple[int, int]]]]:
+    """Word links of sentence pairs from an aligner (Model1 or DiagonalModel) trained both ways on
+    the pairs themselves, words split at whitespace: the source->target links and the
+    target->source ones, both as (source word, target word), of the pairs `which` picks."""
+    vocab: dict[str, int] = {}
+    src_ids = [[vocab.setdefault(w, len(vocab)) for w in line.split()] for line in src]
+    tgt_ids = [[vocab.setdefault(w, len(vocab)) for w in line.split()] for line in tgt]
+    if jointly:  # by agreement (DiagonalModel.train_jointly)
+        forward, backward = aligner.train_jointly(src_ids, tgt_ids)
+    else:
+        forward, backward = aligner.train(src_ids, tgt_ids), aligner.train(tgt_ids, src_ids)
+    pairs = list(zip(src_ids[which], tgt_ids[which]))
+    return ([{(i, j) for j, i in enumerate(forward.align(s, t)) if i >= 0} for s, t in pairs],
+            [{(i, j) for i, j in enumerate(backward.align(t, s)) if j >= 0} for s, t in pairs])
