@@ -1,8 +1,9 @@
 """Word alignment against human links: alignment error rate (AER), precision and recall on
 the English-French Hansards gold set (the 147 dev pairs, Sure and Possible links), side by
-side in one run, for eflomal, s2s's own IBM Model 1 and diagonal model (s2s.align and s2s.diagonal,
-as `s2s align` without a model runs it), and s2s models' attention (one direction, the other,
-and both combined), with each s2s model's BLEU on Multi30k.
+side in one run, for eflomal, s2s's own statistical aligners (IBM Model 1, the diagonal
+model and the HMM, the last by agreement as `s2s align` without a model runs it), and s2s
+models' attention (one direction, the other, and both combined), with each s2s model's BLEU
+on Multi30k.
 
 Every aligner learns from the same text: Multi30k and Tatoeba English-French plus the text
 (not the links) of the 147 sentences. eflomal is GPL-3 and is run as a separate program
@@ -136,12 +137,13 @@ def eflomal(program: str, en: list[str], fr: list[str], last: int) -> dict[str, 
 
 
 def classical(aligner: str, jointly: bool, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
-    """s2s's IBM Model 1 or diagonal model (s2s.align, s2s.diagonal) over words, trained both ways (by
+    """s2s's IBM Model 1, diagonal model or HMM (s2s.align, s2s.diagonal, s2s.hmm) over words, trained both ways (by
     agreement if `jointly`); links for the last `last` pairs."""
     from s2s.align import Model1
-    from s2s.diagonal import DiagonalModel, learn_links
+    from s2s.diagonal import DiagonalModel
+    from s2s.hmm import HmmModel, learn_links
 
-    model = {"Model1": Model1, "DiagonalModel": DiagonalModel}[aligner]
+    model = {"Model1": Model1, "DiagonalModel": DiagonalModel, "HmmModel": HmmModel}[aligner]
     forward, backward = learn_links(en, fr, model, jointly, slice(len(en) - last, None))
     return {"fwd": forward, "rev": backward}
 
@@ -219,8 +221,9 @@ def main() -> None:
         add("eflomal (model 3)", eflomal(args.eflomal, *text), time.perf_counter() - start)
     for aligner, jointly, system in (("Model1", False, "IBM Model 1 (s2s.align, words)"),
                                      ("DiagonalModel", False, "diagonal model (s2s.diagonal, words)"),
-                                     ("DiagonalModel", True, "diagonal model by agreement (s2s.diagonal, words; "
-                                                             "s2s align without -m)")):
+                                     ("DiagonalModel", True, "diagonal model by agreement (s2s.diagonal, words)"),
+                                     ("HmmModel", False, "HMM (s2s.hmm, words)"),
+                                     ("HmmModel", True, "HMM by agreement (s2s.hmm, words; s2s align without -m)")):
         start = time.perf_counter()
         add(system, classical(aligner, jointly, *text), time.perf_counter() - start)
     for spec, head in [(spec, True) for spec in args.s2s] + [(spec, False) for spec in args.s2s_attention]:

@@ -44,6 +44,13 @@ class Model1:
             prob = counts / pairs.per_source(counts)
         return cls(pairs.unique, prob, vocab)
 
+    def prob_of(self, keys: torch.Tensor) -> torch.Tensor:
+        """t(f | e) of (e + 1) * vocab + f keys of any shape; 0 for a pair never seen together."""
+        where = torch.searchsorted(self.keys, keys).clamp(max=max(len(self.keys) - 1, 0))
+        if not len(self.keys):
+            return torch.zeros(keys.shape, dtype=self.prob.dtype)
+        return torch.where(self.keys[where] == keys, self.prob[where], torch.zeros((), dtype=self.prob.dtype))
+
     def lexical(self, src: list[int], tgt: list[int]) -> torch.Tensor:
         """(T, S + 1) t(f_j | e_i) for every target piece and source position, column 0 NULL;
         0 for a pair never seen together."""

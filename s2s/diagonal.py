@@ -13,8 +13,8 @@ so it is computed once per such cell of the corpus, not per element.
 
 `DiagonalModel.train_jointly` trains the two directions by agreement (Liang et al. 2006):
 each link's expected count is the product of the two directions' posteriors, so a link
-only one direction believes in loses its weight to NULL. `learn_links` gives the word links
-of sentence pairs from models trained on those pairs; `s2s align` without a model runs it.
+only one direction believes in loses its weight to NULL. The HMM aligner (s2s.hmm) starts
+from these models.
 """
 
 from __future__ import annotations
@@ -209,20 +209,3 @@ class Cells:
                 break
             tension = min(max(tension + (wanted - expected) / variance, TENSION_RANGE[0]), TENSION_RANGE[1])
         return tension
-
-
-def learn_links(src: list[str], tgt: list[str], aligner: type = DiagonalModel, jointly: bool = False,
-                which: slice = slice(None)) -> tuple[list[set[tuple[int, int]]], list[set[tuple[int, int]]]]:
-    """Word links of sentence pairs from an aligner (Model1 or DiagonalModel) trained both ways on
-    the pairs themselves, words split at whitespace: the source->target links and the
-    target->source ones, both as (source word, target word), of the pairs `which` picks."""
-    vocab: dict[str, int] = {}
-    src_ids = [[vocab.setdefault(w, len(vocab)) for w in line.split()] for line in src]
-    tgt_ids = [[vocab.setdefault(w, len(vocab)) for w in line.split()] for line in tgt]
-    if jointly:  # by agreement (DiagonalModel.train_jointly)
-        forward, backward = aligner.train_jointly(src_ids, tgt_ids)
-    else:
-        forward, backward = aligner.train(src_ids, tgt_ids), aligner.train(tgt_ids, src_ids)
-    pairs = list(zip(src_ids[which], tgt_ids[which]))
-    return ([{(i, j) for j, i in enumerate(forward.align(s, t)) if i >= 0} for s, t in pairs],
-            [{(i, j) for i, j in enumerate(backward.align(t, s)) if j >= 0} for s, t in pairs])

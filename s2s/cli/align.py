@@ -1,5 +1,5 @@
 """`s2s align`: word alignments of given sentence pairs, read off a model's attention, or
-from a statistical aligner (s2s.align's diagonal model) learned on the pairs themselves."""
+from a statistical aligner (s2s.hmm) learned on the pairs themselves."""
 
 from __future__ import annotations
 
@@ -51,10 +51,10 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     attention weighs most, and the two are combined.
 
     \b
-    Without -m, no model is needed: IBM Model 1 with a prior that favours the diagonal (the
-    model of fast_align) learns from the pairs themselves, in both directions trained by
-    agreement, and the two are combined (--symmetrize). It reads all pairs into memory first; words are matched
-    exactly, so tokenise and lowercase both sides first for better links.
+    Without -m, no model is needed: an HMM word aligner learns from the pairs themselves,
+    both directions trained by agreement, and the two are combined (--symmetrize). It reads
+    all pairs into memory first; words are matched exactly, so tokenise and lowercase both
+    sides first for better links.
 
     \b
     Examples:
@@ -97,8 +97,8 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
 
 
 def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Iterator[str]:
-    """Pharaoh lines of every pair from s2s.align's diagonal model, trained both ways on them."""
-    from s2s.diagonal import learn_links
+    """Pharaoh lines of every pair from s2s.hmm's aligners, trained both ways on them."""
+    from s2s.hmm import learn_links
     from s2s.alignment import pharaoh, symmetrize
     from s2s.text import read_lines
 
@@ -106,7 +106,7 @@ def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Ite
     for a, b in _chunks(read_lines(src_file, utf8_errors), read_lines(tgt_file, utf8_errors), src_file, tgt_file):
         src.extend(a)
         tgt.extend(b)
-    forward, backward = learn_links(src, tgt, jointly=True)
+    forward, backward = learn_links(src, tgt)
     for a, b, s, t in zip(forward, backward, src, tgt):
         yield pharaoh(symmetrize(a, b, method)) if s.strip() and t.strip() else ""
 
