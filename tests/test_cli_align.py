@@ -112,7 +112,7 @@ def test_without_a_model_backward_is_refused_by_name(pairs, trained):
 
 
 def test_without_a_model_the_demos_pairs_teach_an_aligner_its_links(tmp_path):
-    """The demo's own links, found again by the diagonal model learned from 2,000 pairs alone."""
+    """The demo's own links, found again by the HMMs learned from 2,000 pairs alone."""
     rng = random.Random(11)
     pairs = [load_demo_module().aligned_pair(rng) for _ in range(2000)]
     (tmp_path / "en").write_text("".join(p[0] + "\n" for p in pairs), encoding="utf-8")
@@ -122,4 +122,10 @@ def test_without_a_model_the_demos_pairs_teach_an_aligner_its_links(tmp_path):
     found = [parse_links(line, f"line {n}") for n, line in enumerate(result.output.splitlines(), 1)]
     assert len(found) == len(pairs)
     rate = error_rate(found, [Gold(frozenset(p[2]), frozenset(p[2])) for p in pairs])
-    assert rate.aer <= 0.05, rate  # measured: 0.013 (grow-diag-final-and)
+    assert rate.aer <= 0.05, rate  # measured: 0.022 (HMMs by agreement, grow-diag-final-and)
+
+
+def test_an_output_in_a_directory_that_does_not_exist_is_named_before_any_work(pairs, tmp_path):
+    result = cli("align", "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "nowhere" / "out")
+    assert result.exit_code == 1
+    assert f"cannot write {tmp_path / 'nowhere' / 'out'}: there is no directory {tmp_path / 'nowhere'}" in result.output

@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable
+from pathlib import Path
 
 import click
 
@@ -139,6 +140,8 @@ def write_lines(lines: Iterable[str], output: str, flush_each: bool = False) -> 
 def write_results(lines: Iterable[str], output: str, flush_each: bool = False) -> None:
     """write_lines, with an input error met on the way (lines are made as they are read)
     saying what became of the output."""
+    if output != "-" and not Path(output).parent.is_dir():
+        raise UserError(f"cannot write {output}: there is no directory {Path(output).parent}")
     try:
         write_lines(lines, output, flush_each)
     except UserError as e:
