@@ -56,14 +56,10 @@ class DiagonalModel:
         expected count, and what that takes away goes to NULL. (Agreement from the start,
         when t(f | e) is still uniform, sends most links far from the diagonal to NULL.)"""
         forward, backward = _Training(src, tgt, tension, null_prob, alpha), _Training(tgt, src, tension, null_prob, alpha)
-        to_backward, to_forward = _partners(src, tgt)
         for _ in range(iterations):
             forward.update(forward.posterior())
             backward.update(backward.posterior())
-        for _ in range(iterations):
-            p_forward, p_backward = forward.posterior(), backward.posterior()
-            forward.update(forward.agreeing(p_forward, p_backward, to_backward))
-            backward.update(backward.agreeing(p_backward, p_forward, to_forward))
+        by_agreement(forward, backward, src, tgt, iterations)
         return forward.result(), backward.result()
 
     def align(self, src: list[int], tgt: list[int]) -> list[int]:
@@ -95,12 +91,6 @@ class _Training:
         p = self.cells.prior(self.tension, self.null_prob) * self.prob[self.pairs.inverse]
         return p / self.pairs.per_target(p)
 
-    def agreeing(self, mine: torch.Tensor, theirs: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
-        """(N,) the product of my posterior and the other direction's for each link (partner:
-        the index of the same link among theirs), the rest of each piece's mass on NULL."""
-        linked = torch.where(self.is_null, torch.zeros((), dtype=torch.float64), mine * theirs[partner.clamp(min=0)])
-        return torch.where(self.is_null, 1 - self.pairs.per_target(linked), linked)
-
     def update(self, posterior: torch.Tensor) -> None:
         """The M-step, and the tension refitted, from each element's posterior (N,)."""
         self.tension = self.cells.fit_tension(posterior, self.tension)
@@ -113,6 +103,25 @@ class _Training:
 
     def result(self) -> DiagonalModel:
         return DiagonalModel(Model1(self.pairs.unique, self.prob, self.vocab), self.tension, self.null_prob)
+
+
+def by_agreement(forward, backward, src: list[list[int]], tgt: list[list[int]], iterations: int) -> None:
+    """`iterations` of EM for two directions' models in training (a _Training of this module
+    or of s2s.hmm, for src->tgt and tgt->src), each E-step's posterior of a link replaced by
+    the product of both directions' posteriors (Liang et al. 2006)."""
+    to_backward, to_forward = _partners(src, tgt)
+    for _ in range(iterations):
+        p_forward, p_backward = forward.posterior(), backward.posterior()
+        forward.update(agreeing(forward, p_forward, p_backward, to_backward))
+        backward.update(agreeing(backward, p_backward, p_forward, to_forward))
+
+
+def agreeing(training, mine: torch.Tensor, theirs: torch.Tensor, partner: torch.Tensor) -> torch.Tensor:
+    """(N,) the product of one direction's posterior and the other's for each link (partner:
+    the index of the same link among theirs), the rest of each target piece's mass on NULL;
+    `training` has the direction's pairs and is_null."""
+    linked = torch.where(training.is_null, torch.zeros((), dtype=torch.float64), mine * theirs[partner.clamp(min=0)])
+    return torch.where(training.is_null, 1 - training.pairs.per_target(linked), linked)
 
 
 def _partners(src: list[list[int]], tgt: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

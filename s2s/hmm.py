@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 
 from s2s.align import Model1, Pairs
-from s2s.diagonal import DiagonalModel, _partners, _Training as _DiagonalTraining
+from s2s.diagonal import DiagonalModel, by_agreement
 
 MAX_JUMP = 15  # jumps |i - i_prev| beyond this share one parameter per direction
 UNSEEN = 1e-200  # added to every emission, so that a word with t(f | e) = 0 everywhere keeps the chain
@@ -61,11 +61,7 @@ class HmmModel:
         start_forward, start_backward = DiagonalModel.train_jointly(src, tgt)
         forward = _Training(src, tgt, start_forward.lexicon.prob, null_prob, alpha)
         backward = _Training(tgt, src, start_backward.lexicon.prob, null_prob, alpha)
-        to_backward, to_forward = _partners(src, tgt)
-        for _ in range(iterations):
-            p_forward, p_backward = forward.posterior(), backward.posterior()
-            forward.update(forward.agreeing(p_forward, p_backward, to_backward))
-            backward.update(backward.agreeing(p_backward, p_forward, to_forward))
+        by_agreement(forward, backward, src, tgt, iterations)
         return forward.result(), backward.result()
 
     def align(self, src: list[int], tgt: list[int]) -> list[int]:
@@ -209,8 +205,6 @@ class _Training:
         """(N,) each element's posterior: its target piece's link to its source position."""
         post, self._jump_counts = self.lattice.posterior(self.prob[self.pairs.inverse], self.jumps, self.null_prob)
         return post
-
-    agreeing = _DiagonalTraining.agreeing
 
     def update(self, posterior: torch.Tensor) -> None:
         """The M-step from each element's posterior (N,), and from the jumps counted by the

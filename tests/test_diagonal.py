@@ -6,7 +6,7 @@ import random
 import torch
 
 from s2s.align import NULL, Model1, Pairs
-from s2s.diagonal import Cells, DiagonalModel, _partners, _Training
+from s2s.diagonal import Cells, DiagonalModel, _partners, _Training, agreeing
 from tests.test_align import permuted_corpus
 
 
@@ -85,7 +85,7 @@ def test_agreement_keeps_a_distribution_per_word_and_moves_disagreement_to_null(
     forward, backward = _Training(src, tgt, 4.0, 0.08, 0.01), _Training(tgt, src, 4.0, 0.08, 0.01)
     to_backward, _ = _partners(src, tgt)
     mine, theirs = forward.posterior(), backward.posterior()
-    agreed = forward.agreeing(mine, theirs, to_backward)
+    agreed = agreeing(forward, mine, theirs, to_backward)
     assert (agreed >= 0).all()
     torch.testing.assert_close(forward.pairs.per_target(agreed), torch.ones(len(agreed), dtype=torch.float64))
     assert (agreed[~forward.is_null] <= mine[~forward.is_null]).all()
