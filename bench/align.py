@@ -137,8 +137,8 @@ def eflomal(program: str, en: list[str], fr: list[str], last: int) -> dict[str, 
 
 
 def classical(aligner: str, jointly: bool, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:
-    """s2s's IBM Model 1, diagonal model or HMM (s2s.align, s2s.diagonal, s2s.hmm) over words, trained both ways (by
-    agreement if `jointly`); links for the last `last` pairs."""
+    """s2s's IBM Model 1, diagonal model or HMM (s2s.align, s2s.diagonal, s2s.hmm) over words,
+    trained both ways (by agreement if `jointly`); links for the last `last` pairs."""
     from s2s.align import Model1
     from s2s.diagonal import DiagonalModel
     from s2s.hmm import HmmModel, learn_links

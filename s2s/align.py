@@ -46,20 +46,18 @@ class Model1:
 
     def prob_of(self, keys: torch.Tensor) -> torch.Tensor:
         """t(f | e) of (e + 1) * vocab + f keys of any shape; 0 for a pair never seen together."""
-        where = torch.searchsorted(self.keys, keys).clamp(max=max(len(self.keys) - 1, 0))
         if not len(self.keys):
             return torch.zeros(keys.shape, dtype=self.prob.dtype)
+        where = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
         return torch.where(self.keys[where] == keys, self.prob[where], torch.zeros((), dtype=self.prob.dtype))
 
     def lexical(self, src: list[int], tgt: list[int]) -> torch.Tensor:
         """(T, S + 1) t(f_j | e_i) for every target piece and source position, column 0 NULL;
-        0 for a pair never seen together."""
+        0 for a pair never seen together, or a target id past the vocabulary."""
         f = torch.tensor(tgt, dtype=torch.int64)  # (T,)
         e = torch.tensor([NULL] + list(src), dtype=torch.int64) + 1  # (S+1,) 0 = NULL
         keys = e.unsqueeze(0) * self.vocab + f.clamp(max=self.vocab - 1).unsqueeze(1)  # (T, S+1)
-        where = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
-        found = (self.keys[where] == keys) & (f.unsqueeze(1) < self.vocab)
-        return torch.where(found, self.prob[where], torch.zeros((), dtype=self.prob.dtype))
+        return torch.where(f.unsqueeze(1) < self.vocab, self.prob_of(keys), torch.zeros((), dtype=self.prob.dtype))
 
     def align(self, src: list[int], tgt: list[int]) -> list[int]:
         """For each target piece, the source position that explains it best (NULL: -1)."""

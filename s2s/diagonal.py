@@ -55,7 +55,8 @@ class DiagonalModel:
         which both take the product of the two directions' posteriors of a link as its
         expected count, and what that takes away goes to NULL. (Agreement from the start,
         when t(f | e) is still uniform, sends most links far from the diagonal to NULL.)"""
-        forward, backward = _Training(src, tgt, tension, null_prob, alpha), _Training(tgt, src, tension, null_prob, alpha)
+        forward = _Training(src, tgt, tension, null_prob, alpha)
+        backward = _Training(tgt, src, tension, null_prob, alpha)
         for _ in range(iterations):
             forward.update(forward.posterior())
             backward.update(backward.posterior())

@@ -74,8 +74,8 @@ class HmmModel:
         pairs = Pairs.of(src, tgt, vocab)  # a target id the lexicon never saw gets t = 0
         source, target = pairs.unique // vocab, pairs.unique % vocab
         known = target < self.lexicon.vocab
-        t = torch.where(known, self.lexicon.prob_of(source * self.lexicon.vocab + target.clamp(max=self.lexicon.vocab - 1)),
-                        torch.zeros((), dtype=torch.float64))[pairs.inverse]  # (N,)
+        keys = source * self.lexicon.vocab + target.clamp(max=self.lexicon.vocab - 1)
+        t = torch.where(known, self.lexicon.prob_of(keys), torch.zeros((), dtype=torch.float64))[pairs.inverse]  # (N,)
         post, _ = _Lattice(src, tgt).posterior(t, self.jumps, self.null_prob)
         out, at = [], 0
         for s, t_ in zip(src, tgt):
@@ -111,14 +111,13 @@ class _Lattice:
         self.batches = []
         start = 0
         while start < len(todo):
-            n, end = len(src[todo[start]]), start
+            end, n, m = start, 0, 0  # the batch todo[start:end], padded to (m, n)
             while end < len(todo):
-                n_end, m_end = len(src[todo[end]]), len(tgt[todo[end]])
-                if (end - start + 1) * m_end * (2 * n_end) ** 2 > BATCH_ELEMENTS and end > start:
+                n_next, m_next = max(n, len(src[todo[end]])), max(m, len(tgt[todo[end]]))
+                if end > start and (end - start + 1) * m_next * (2 * n_next) ** 2 > BATCH_ELEMENTS:
                     break
-                end += 1
+                end, n, m = end + 1, n_next, m_next
             ks = todo[start:end]
-            n, m = max(len(src[k]) for k in ks), max(len(tgt[k]) for k in ks)
             where = torch.full((len(ks), m, n + 1), self.size, dtype=torch.int64)  # padding: one past the end
             for b, k in enumerate(ks):
                 mk, nk = len(tgt[k]), len(src[k])
