@@ -18,8 +18,10 @@ IBM Model 1 with a prior on positions, and both directions trained by agreement,
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 NULL = -1  # the NULL word's id, and "unaligned" in alignments
@@ -84,20 +86,16 @@ class Pairs:
 
     @classmethod
     def of(cls, src: list[list[int]], tgt: list[list[int]], vocab: int) -> "Pairs":
-        keys, groups, group = [], [], 0
-        for s, t in zip(src, tgt):
-            if not t:
-                continue
-            e = torch.tensor([NULL] + list(s), dtype=torch.int64) + 1  # (S+1,)
-            f = torch.tensor(t, dtype=torch.int64)  # (T,)
-            keys.append((e.unsqueeze(0) * vocab + f.unsqueeze(1)).flatten())  # (T * (S+1),)
-            groups.append((torch.arange(len(t)) + group).repeat_interleave(len(e)))
-            group += len(t)
-        if not keys:
+        pair, j, i = grid([len(s) for s in src], [len(t) for t in tgt])  # (N,) each
+        if not len(pair):
             empty = torch.zeros(0, dtype=torch.int64)
             return cls(empty, empty, empty, vocab)
-        unique, inverse = torch.unique(torch.cat(keys), return_inverse=True)
-        return cls(unique, inverse, torch.cat(groups), vocab)
+        src_flat, src_start = _flat(src)
+        tgt_flat, tgt_start = _flat(tgt)
+        word = tgt_start[pair] + j  # (N,) the target piece, numbered over the corpus
+        source = np.where(i > 0, src_flat[np.maximum(src_start[pair] + i - 1, 0)] + 1, 0) if len(src_flat) else 0 * i
+        unique, inverse = torch.unique(torch.from_numpy(source * vocab + tgt_flat[word]), return_inverse=True)
+        return cls(unique, inverse, torch.from_numpy(word), vocab)
 
     def per_target(self, values: torch.Tensor) -> torch.Tensor:
         """(N,) the sum of values over each element's target piece."""
@@ -115,6 +113,25 @@ class Pairs:
         source_of = self.unique // self.vocab
         total = torch.zeros(int(source_of.max()) + 1 if len(self.unique) else 0, dtype=torch.float64)
         return total.index_add_(0, source_of, values)[source_of]
+
+
+def grid(src_lengths: list[int], tgt_lengths: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The elements of sentence pairs of these lengths, pair by pair, each pair's as a (T, S + 1)
+    grid in row-major order (pairs with T = 0 have none): each element's pair, target
+    position j and source position i (0 = NULL), as int64 arrays."""
+    n, m = np.asarray(src_lengths, dtype=np.int64), np.asarray(tgt_lengths, dtype=np.int64)
+    size = m * (n + 1)
+    pair = np.repeat(np.arange(len(size), dtype=np.int64), size)
+    within = np.arange(int(size.sum()), dtype=np.int64) - (np.cumsum(size) - size)[pair]
+    width = n[pair] + 1
+    return pair, within // width, within % width
+
+
+def _flat(sentences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """All ids of the sentences in one array, and where each sentence starts in it."""
+    lengths = np.fromiter((len(x) for x in sentences), dtype=np.int64, count=len(sentences))
+    flat = np.fromiter(itertools.chain.from_iterable(sentences), dtype=np.int64, count=int(lengths.sum()))
+    return flat, np.cumsum(lengths) - lengths
 
 
 def agreement(attention: torch.Tensor, alignment: torch.Tensor) -> tuple[int, int]:

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from s2s.align import Model1, Pairs, best_positions
+from s2s.align import Model1, Pairs, best_positions, grid
 
 TENSION_RANGE = (0.1, 14.0)  # the diagonal prior's tension is kept in this range (as fast_align does)
 
@@ -128,22 +129,14 @@ def agreeing(training, mine: torch.Tensor, theirs: torch.Tensor, partner: torch.
 def _partners(src: list[list[int]], tgt: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Where each link (j, i) of the source->target elements is among the target->source ones,
     and the other way round (-1 for NULL elements); the elements as Pairs.of lays them out."""
-    forward, backward, at_forward, at_backward = [], [], 0, 0
-    for s, t in zip(src, tgt):
-        n, m = len(s), len(t)
-        if m:  # forward block (m, n + 1): element (j, i + 1) is link (i, j)
-            there = torch.full((m, n + 1), -1, dtype=torch.int64)
-            if n:
-                there[:, 1:] = at_backward + torch.arange(n).unsqueeze(0) * (m + 1) + torch.arange(m).unsqueeze(1) + 1
-            forward.append(there.flatten())
-        if n:  # backward block (n, m + 1): element (i, j + 1) is link (i, j)
-            there = torch.full((n, m + 1), -1, dtype=torch.int64)
-            if m:
-                there[:, 1:] = at_forward + torch.arange(m).unsqueeze(0) * (n + 1) + torch.arange(n).unsqueeze(1) + 1
-            backward.append(there.flatten())
-        at_forward, at_backward = at_forward + m * (n + 1), at_backward + n * (m + 1)
-    empty = torch.zeros(0, dtype=torch.int64)
-    return torch.cat(forward) if forward else empty, torch.cat(backward) if backward else empty
+    n = np.array([len(s) for s in src], dtype=np.int64)
+    m = np.array([len(t) for t in tgt], dtype=np.int64)
+    forward_start, backward_start = np.cumsum(m * (n + 1)) - m * (n + 1), np.cumsum(n * (m + 1)) - n * (m + 1)
+    pair, j, i = grid(n, m)  # forward element (j, i) is link (i - 1, j), in backward's grid at (i - 1, j + 1)
+    to_backward = np.where(i > 0, backward_start[pair] + (i - 1) * (m[pair] + 1) + j + 1, -1)
+    pair, i, j = grid(m, n)  # backward element (i, j) is link (i, j - 1), in forward's grid at (j - 1, i + 1)
+    to_forward = np.where(j > 0, forward_start[pair] + (j - 1) * (n[pair] + 1) + i + 1, -1)
+    return torch.from_numpy(to_backward), torch.from_numpy(to_forward)
 
 
 def _distance(target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
