@@ -38,7 +38,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -49,7 +48,6 @@ DATA = Path(os.environ.get("S2S_DATA", "data"))
 GOLD = DATA / "alignment" / "enfr-hansards"
 TRAIN = [DATA / "multi30k" / "train", DATA / "tatoeba-en-fr" / "train", GOLD / "dev"]
 WORK = Path("runs/align/data")
-PUNCTUATION = re.compile(r"([^\w\s])")
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,8 +81,10 @@ def prepare() -> None:
 def classic_text() -> tuple[list[str], list[str], int]:
     """The training text as classical aligners want it (lowercased, punctuation split off),
     with the gold sentences last as they are tokenised (lowercased); and how many those are."""
+    from s2s.hmm import classical_tokens
+
     gold = {lang: [line.lower() for line in read(GOLD / f"dev.{lang}")] for lang in ("en", "fr")}
-    text = {lang: [" ".join(PUNCTUATION.sub(r" \1 ", line.lower()).split())
+    text = {lang: [" ".join(classical_tokens(line)[0])
                    for prefix in TRAIN[:-1] for line in read(Path(f"{prefix}.{lang}"))] + gold[lang]
             for lang in ("en", "fr")}
     return text["en"], text["fr"], len(gold["en"])
@@ -95,13 +95,14 @@ def teacher(program: str) -> None:
     and moved from its tokens to the whitespace words of the text s2s trains on, written
     as train.en-fr.align and train.fr-en.align for data.train_alignments."""
     from s2s.alignment import pharaoh, symmetrize
+    from s2s.hmm import classical_tokens
 
     en, fr, _ = classic_text()
     start = time.perf_counter()
     sides = eflomal(program, en, fr, len(en))
     raw = {lang: read(WORK / f"train.{lang}") for lang in ("en", "fr")}
     gold = len(read(GOLD / "dev.en"))
-    words = {lang: [_token_words(line) for line in raw[lang][:-gold]] +
+    words = {lang: [classical_tokens(line)[1] for line in raw[lang][:-gold]] +
              [list(range(len(line.split()))) for line in raw[lang][-gold:]] for lang in ("en", "fr")}
     out = {"en-fr": [], "fr-en": []}
     for n, (fwd, rev) in enumerate(zip(sides["fwd"], sides["rev"])):
@@ -119,11 +120,6 @@ def _links(line: str) -> set:
     from s2s.alignment import parse_links
 
     return parse_links(line, "eflomal's output")
-
-
-def _token_words(line: str) -> list[int]:
-    """For each token of a line as classic_text splits it, the whitespace word it comes from."""
-    return [w for w, word in enumerate(line.split()) for _ in PUNCTUATION.sub(r" \1 ", word.lower()).split()]
 
 
 def eflomal(program: str, en: list[str], fr: list[str], last: int) -> dict[str, list[set]]:

@@ -21,6 +21,7 @@ trained both ways by agreement, as HMMs are usually started from a simpler model
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import torch
@@ -28,6 +29,7 @@ import torch
 from s2s.align import Model1, Pairs
 from s2s.diagonal import DiagonalModel, by_agreement
 
+PUNCTUATION = re.compile(r"([^\w\s])")  # split off the word it is in, as classical aligners' text is
 MAX_JUMP = 15  # jumps |i - i_prev| beyond this share one parameter per direction
 UNSEEN = 1e-200  # added to every emission, so that a word with t(f | e) = 0 everywhere keeps the chain
 BATCH_ELEMENTS = 2_000_000  # pairs per forward-backward batch: B * M * (2N) ** 2 at most this
@@ -239,3 +241,14 @@ def learn_links(src: list[str], tgt: list[str], aligner: type = HmmModel, jointl
         back = [backward.align(t, s) for s, t in zip(src_ids, tgt_ids)]
     return ([{(i, j) for j, i in enumerate(links) if i >= 0} for links in there],
             [{(i, j) for i, j in enumerate(links) if j >= 0} for links in back])
+
+
+def classical_tokens(line: str) -> tuple[list[str], list[int]]:
+    """A line's tokens as statistical aligners are given text (lowercased, each punctuation
+    character a token of its own), and the whitespace word each token comes from."""
+    tokens, words = [], []
+    for w, word in enumerate(line.split()):
+        for token in PUNCTUATION.sub(r" \1 ", word.lower()).split():
+            tokens.append(token)
+            words.append(w)
+    return tokens, words

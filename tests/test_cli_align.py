@@ -129,3 +129,25 @@ def test_an_output_in_a_directory_that_does_not_exist_is_named_before_any_work(p
     result = cli("align", "--src", pairs[0], "--tgt", pairs[1], "-o", tmp_path / "nowhere" / "out")
     assert result.exit_code == 1
     assert f"cannot write {tmp_path / 'nowhere' / 'out'}: there is no directory {tmp_path / 'nowhere'}" in result.output
+
+
+def test_without_a_model_words_are_read_lowercased_with_punctuation_split_off(tmp_path):
+    """'Dog.' is read as 'dog' and '.': its links are found as for 'dog', and given by its
+    whitespace word, as are those of the full stop."""
+    rng = random.Random(5)
+    src, tgt = [], []
+    for _ in range(300):
+        words = rng.sample(range(12), rng.randint(2, 6))
+        order = words[:]
+        rng.shuffle(order)
+        src.append(" ".join(f"w{k}" for k in words))
+        tgt.append(" ".join(f"v{k}" for k in order))
+    src.append("W3 w5.")
+    tgt.append("v5, V3 .")
+    (tmp_path / "src").write_text("".join(line + "\n" for line in src), encoding="utf-8")
+    (tmp_path / "tgt").write_text("".join(line + "\n" for line in tgt), encoding="utf-8")
+    result = cli("align", "--src", tmp_path / "src", "--tgt", tmp_path / "tgt", "--symmetrize", "intersection")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert len(lines) == len(src)
+    assert parse_links(lines[-1], "last") == {(0, 1), (1, 0), (1, 2)}  # w5. -> v5, and its full stop -> .

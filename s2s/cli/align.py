@@ -53,8 +53,8 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     \b
     Without -m, no model is needed: an HMM word aligner learns from the pairs themselves,
     both directions trained by agreement, and the two are combined (--symmetrize). It reads
-    all pairs into memory first; words are matched exactly, so tokenise and lowercase both
-    sides first for better links.
+    all pairs into memory first. It reads words lowercased and with punctuation split off
+    ("cat." is two tokens), and gives the links of their whitespace words.
 
     \b
     Examples:
@@ -97,18 +97,19 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
 
 
 def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Iterator[str]:
-    """Pharaoh lines of every pair from s2s.hmm's aligners, trained both ways on them."""
-    from s2s.hmm import learn_links
+    """Pharaoh lines of every pair from s2s.hmm's aligners, trained both ways on them: on
+    lowercased tokens with punctuation split off, the links then moved to whitespace words."""
     from s2s.alignment import pharaoh, symmetrize
+    from s2s.hmm import classical_tokens, learn_links
     from s2s.text import read_lines
 
     src, tgt = [], []
     for a, b in _chunks(read_lines(src_file, utf8_errors), read_lines(tgt_file, utf8_errors), src_file, tgt_file):
-        src.extend(a)
-        tgt.extend(b)
-    forward, backward = learn_links(src, tgt)
-    for a, b, s, t in zip(forward, backward, src, tgt):
-        yield pharaoh(symmetrize(a, b, method)) if s.strip() and t.strip() else ""
+        src.extend(classical_tokens(line) for line in a)
+        tgt.extend(classical_tokens(line) for line in b)
+    forward, backward = learn_links([" ".join(tokens) for tokens, _ in src], [" ".join(tokens) for tokens, _ in tgt])
+    for a, b, (_, src_word), (_, tgt_word) in zip(forward, backward, src, tgt):
+        yield pharaoh({(src_word[i], tgt_word[j]) for i, j in symmetrize(a, b, method)})
 
 
 def _chunks(src: Iterator[str], tgt: Iterator[str], src_name: str, tgt_name: str
