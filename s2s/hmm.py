@@ -252,3 +252,19 @@ def classical_tokens(line: str) -> tuple[list[str], list[int]]:
             tokens.append(token)
             words.append(w)
     return tokens, words
+
+
+def word_links(links: set[tuple[int, int]], src: tuple[list[str], list[int]],
+               tgt: tuple[list[str], list[int]]) -> set[tuple[int, int]]:
+    """Links between the tokens of two lines (classical_tokens' tokens and words of each) as
+    links between their whitespace words. A punctuation token inside a word that has other
+    tokens (the "." of "cat.") links nothing: the word's other tokens do."""
+    src_word, tgt_word = _linking(*src), _linking(*tgt)
+    return {(src_word[i], tgt_word[j]) for i, j in links if src_word[i] >= 0 and tgt_word[j] >= 0}
+
+
+def _linking(tokens: list[str], words: list[int]) -> list[int]:
+    """Each token's word, or -1 for punctuation inside a word that has other tokens."""
+    punctuation = [PUNCTUATION.fullmatch(token) is not None for token in tokens]
+    other = {w for w, p in zip(words, punctuation) if not p}  # words with a token that is not punctuation
+    return [-1 if p and w in other else w for w, p in zip(words, punctuation)]

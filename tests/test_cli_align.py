@@ -122,7 +122,7 @@ def test_without_a_model_the_demos_pairs_teach_an_aligner_its_links(tmp_path):
     found = [parse_links(line, f"line {n}") for n, line in enumerate(result.output.splitlines(), 1)]
     assert len(found) == len(pairs)
     rate = error_rate(found, [Gold(frozenset(p[2]), frozenset(p[2])) for p in pairs])
-    assert rate.aer <= 0.05, rate  # measured: 0.022 (HMMs by agreement, grow-diag-final-and)
+    assert rate.aer <= 0.1, rate  # measured: 0.065 (0.022 with the words as given; a full stop ends each)
 
 
 def test_an_output_in_a_directory_that_does_not_exist_is_named_before_any_work(pairs, tmp_path):
@@ -132,8 +132,8 @@ def test_an_output_in_a_directory_that_does_not_exist_is_named_before_any_work(p
 
 
 def test_without_a_model_words_are_read_lowercased_with_punctuation_split_off(tmp_path):
-    """'Dog.' is read as 'dog' and '.': its links are found as for 'dog', and given by its
-    whitespace word, as are those of the full stop."""
+    """'Dog.' is read as 'dog' and '.': its links are found as for 'dog' and given by its
+    whitespace word; the full stop inside it links nothing."""
     rng = random.Random(5)
     src, tgt = [], []
     for _ in range(300):
@@ -150,4 +150,4 @@ def test_without_a_model_words_are_read_lowercased_with_punctuation_split_off(tm
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert len(lines) == len(src)
-    assert parse_links(lines[-1], "last") == {(0, 1), (1, 0), (1, 2)}  # w5. -> v5, and its full stop -> .
+    assert parse_links(lines[-1], "last") == {(0, 1), (1, 0)}  # the links of w5. are those of w5

@@ -5,7 +5,7 @@ import itertools
 
 import torch
 
-from s2s.hmm import MAX_JUMP, HmmModel, _forward_backward
+from s2s.hmm import MAX_JUMP, HmmModel, _forward_backward, classical_tokens, word_links
 from tests.test_align import permuted_corpus
 from tests.test_diagonal import monotone_corpus, share_right
 
@@ -78,3 +78,11 @@ def test_a_word_nothing_explains_is_unaligned_and_does_not_cut_the_chain():
     assert model.align([1, 2], [5, 999, 6]) == [0, -1, 1]
     assert model.align([], [5]) == [-1] and model.align([1], []) == []
     assert model.align_all([[1, 2], [2, 1]], [[5, 6], [6, 5]]) == [model.align([1, 2], [5, 6]), [0, 1]]
+
+
+def test_tokens_keep_their_words_and_punctuation_inside_a_word_links_nothing():
+    src, tgt = classical_tokens("The dog's bone. ..."), classical_tokens("L'os du chien .")
+    assert src == (["the", "dog", "'", "s", "bone", ".", ".", ".", "."], [0, 1, 1, 1, 2, 2, 3, 3, 3])
+    assert tgt == (["l", "'", "os", "du", "chien", "."], [0, 0, 0, 1, 2, 3])
+    links = {(4, 2), (1, 4), (2, 1), (5, 5), (6, 5)}  # bone-os, dog-chien, '-', .-. twice
+    assert word_links(links, src, tgt) == {(2, 0), (1, 2), (3, 3)}  # "..." is punctuation alone: it links

@@ -54,7 +54,8 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
     Without -m, no model is needed: an HMM word aligner learns from the pairs themselves,
     both directions trained by agreement, and the two are combined (--symmetrize). It reads
     all pairs into memory first. It reads words lowercased and with punctuation split off
-    ("cat." is two tokens), and gives the links of their whitespace words.
+    ("cat." is two tokens), and gives the links of their whitespace words (those of "cat."
+    are those of "cat").
 
     \b
     Examples:
@@ -98,9 +99,10 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
 
 def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Iterator[str]:
     """Pharaoh lines of every pair from s2s.hmm's aligners, trained both ways on them: on
-    lowercased tokens with punctuation split off, the links then moved to whitespace words."""
+    lowercased tokens with punctuation split off, the links then moved to whitespace words
+    (s2s.hmm.word_links)."""
     from s2s.alignment import pharaoh, symmetrize
-    from s2s.hmm import classical_tokens, learn_links
+    from s2s.hmm import classical_tokens, learn_links, word_links
     from s2s.text import read_lines
 
     src, tgt = [], []
@@ -108,8 +110,8 @@ def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Ite
         src.extend(classical_tokens(line) for line in a)
         tgt.extend(classical_tokens(line) for line in b)
     forward, backward = learn_links([" ".join(tokens) for tokens, _ in src], [" ".join(tokens) for tokens, _ in tgt])
-    for a, b, (_, src_word), (_, tgt_word) in zip(forward, backward, src, tgt):
-        yield pharaoh({(src_word[i], tgt_word[j]) for i, j in symmetrize(a, b, method)})
+    for a, b, src_tokens, tgt_tokens in zip(forward, backward, src, tgt):
+        yield pharaoh(word_links(symmetrize(a, b, method), src_tokens, tgt_tokens))
 
 
 def _chunks(src: Iterator[str], tgt: Iterator[str], src_name: str, tgt_name: str
