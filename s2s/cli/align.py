@@ -31,7 +31,8 @@ CHUNK = 3200  # pairs read and aligned at a time: memory stays flat on large fil
 @click.option("--backward", type=click.Path(exists=True),
               help="A model translating --tgt into --src: align both ways and combine (--symmetrize).")
 @click.option("--symmetrize", type=click.Choice(SYMMETRIZE), default="grow-diag-final-and", show_default=True,
-              help="How --backward's links combine with --model's.")
+              help="How the two directions' links combine: --backward's with --model's, or, without -m, "
+                   "the two the pairs taught.")
 @utf8_option
 @batch_option
 @device_option
