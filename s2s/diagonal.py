@@ -43,10 +43,7 @@ class DiagonalModel:
         """EM on piece-id sentence pairs (no EOS/BOS), as fast_align's `-d -o -v` trains:
         the tension starts at `tension` and is refitted in every iteration; t(f | e) takes a
         Dirichlet prior `alpha` (0: plain maximum likelihood)."""
-        model = _Training(src, tgt, tension, null_prob, alpha)
-        for _ in range(iterations):
-            model.update(model.posterior())
-        return model.result()
+        return train_alone(src, tgt, iterations, null_prob, tension, alpha).result()
 
     @classmethod
     def train_jointly(cls, src: list[list[int]], tgt: list[list[int]], iterations: int = 5, null_prob: float = 0.08,
@@ -56,12 +53,7 @@ class DiagonalModel:
         which both take the product of the two directions' posteriors of a link as its
         expected count, and what that takes away goes to NULL. (Agreement from the start,
         when t(f | e) is still uniform, sends most links far from the diagonal to NULL.)"""
-        forward = _Training(src, tgt, tension, null_prob, alpha)
-        backward = _Training(tgt, src, tension, null_prob, alpha)
-        for _ in range(iterations):
-            forward.update(forward.posterior())
-            backward.update(backward.posterior())
-        by_agreement(forward, backward, src, tgt, iterations)
+        forward, backward, _ = train_both(src, tgt, iterations, null_prob, tension, alpha)
         return forward.result(), backward.result()
 
     def align(self, src: list[int], tgt: list[int]) -> list[int]:
@@ -77,8 +69,9 @@ class DiagonalModel:
         return best_positions(prior * self.lexicon.lexical(src, tgt))
 
 
-class _Training:
-    """A diagonal model's state during EM: its pairs, t(f | e) and tension."""
+class Training:
+    """A diagonal model's state during EM: its pairs, t(f | e) and tension. s2s.hmm starts
+    from it, and shares its pairs."""
 
     def __init__(self, src: list[list[int]], tgt: list[list[int]], tension: float, null_prob: float, alpha: float):
         self.vocab = 1 + max((max(t) for t in tgt if t), default=0)
@@ -96,22 +89,50 @@ class _Training:
     def update(self, posterior: torch.Tensor) -> None:
         """The M-step, and the tension refitted, from each element's posterior (N,)."""
         self.tension = self.cells.fit_tension(posterior, self.tension)
-        counts = self.pairs.counts(posterior, normalised=True)
-        if self.alpha > 0:  # exp(digamma(c + alpha) - digamma(sum over the source's row of (c + alpha)))
-            self.prob = torch.exp(torch.special.digamma(counts + self.alpha) -
-                                  torch.special.digamma(self.pairs.per_source(counts + self.alpha)))
-        else:
-            self.prob = counts / self.pairs.per_source(counts)
+        self.prob = lexicon_step(self.pairs, posterior, self.alpha)
 
     def result(self) -> DiagonalModel:
         return DiagonalModel(Model1(self.pairs.unique, self.prob, self.vocab), self.tension, self.null_prob)
 
 
-def by_agreement(forward, backward, src: list[list[int]], tgt: list[list[int]], iterations: int) -> None:
-    """`iterations` of EM for two directions' models in training (a _Training of this module
-    or of s2s.hmm, for src->tgt and tgt->src), each E-step's posterior of a link replaced by
-    the product of both directions' posteriors (Liang et al. 2006)."""
-    to_backward, to_forward = _partners(src, tgt)
+def train_alone(src: list[list[int]], tgt: list[list[int]], iterations: int = 5, null_prob: float = 0.08,
+                tension: float = 4.0, alpha: float = 0.01) -> Training:
+    """A diagonal model trained by `iterations` of EM, as its state (DiagonalModel.train)."""
+    model = Training(src, tgt, tension, null_prob, alpha)
+    for _ in range(iterations):
+        model.update(model.posterior())
+    return model
+
+
+def train_both(src: list[list[int]], tgt: list[list[int]], iterations: int = 5, null_prob: float = 0.08,
+               tension: float = 4.0, alpha: float = 0.01
+               ) -> tuple[Training, Training, tuple[torch.Tensor, torch.Tensor]]:
+    """Both directions trained alone, then by agreement (DiagonalModel.train_jointly), as their
+    states, and where each link of one is among the other's elements (_partners)."""
+    forward = train_alone(src, tgt, iterations, null_prob, tension, alpha)
+    backward = train_alone(tgt, src, iterations, null_prob, tension, alpha)
+    partners = _partners(src, tgt)
+    by_agreement(forward, backward, partners, iterations)
+    return forward, backward, partners
+
+
+def lexicon_step(pairs: Pairs, posterior: torch.Tensor, alpha: float) -> torch.Tensor:
+    """(U,) t(f | e) from each element's posterior (N,): by variational Bayes with a Dirichlet
+    prior alpha, exp(digamma(c + alpha) - digamma(the source's sum of c + alpha)), or (alpha
+    0) by maximum likelihood."""
+    counts = pairs.counts(posterior, normalised=True)
+    if alpha > 0:
+        digamma = torch.special.digamma
+        return torch.exp(digamma(counts + alpha) - digamma(pairs.per_source(counts + alpha)))
+    return counts / pairs.per_source(counts)
+
+
+def by_agreement(forward, backward, partners: tuple[torch.Tensor, torch.Tensor], iterations: int) -> None:
+    """`iterations` of EM for two directions' models in training (a Training of this module
+    or of s2s.hmm, for src->tgt and tgt->src; partners from _partners), each E-step's
+    posterior of a link replaced by the product of both directions' posteriors (Liang et al.
+    2006)."""
+    to_backward, to_forward = partners
     for _ in range(iterations):
         p_forward, p_backward = forward.posterior(), backward.posterior()
         forward.update(agreeing(forward, p_forward, p_backward, to_backward))

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 import torch
 
 from s2s.align import Model1, Pairs
-from s2s.diagonal import DiagonalModel, by_agreement
+from s2s import diagonal
+from s2s.diagonal import by_agreement, lexicon_step, train_alone, train_both
 
 PUNCTUATION = re.compile(r"([^\w\s])")  # split off the word it is in, as classical aligners' text is
 MAX_JUMP = 15  # jumps |i - i_prev| beyond this share one parameter per direction
@@ -49,7 +50,7 @@ class HmmModel:
               alpha: float = 0.01) -> "HmmModel":
         """EM on piece-id sentence pairs (no EOS/BOS), t(f | e) started from the diagonal
         model's (trained alone) and estimated by variational Bayes (Dirichlet prior `alpha`)."""
-        model = _Training(src, tgt, DiagonalModel.train(src, tgt).lexicon.prob, null_prob, alpha)
+        model = _Training(train_alone(src, tgt), src, tgt, null_prob, alpha)
         for _ in range(iterations):
             model.update(model.posterior())
         return model.result()
@@ -60,10 +61,10 @@ class HmmModel:
         """The source->target and target->source HMMs trained by agreement (Liang et al. 2006),
         started from the diagonal models trained by agreement: in each E-step a link's
         expected count is the product of the two directions' posteriors, the rest NULL's."""
-        start_forward, start_backward = DiagonalModel.train_jointly(src, tgt)
-        forward = _Training(src, tgt, start_forward.lexicon.prob, null_prob, alpha)
-        backward = _Training(tgt, src, start_backward.lexicon.prob, null_prob, alpha)
-        by_agreement(forward, backward, src, tgt, iterations)
+        start_forward, start_backward, partners = train_both(src, tgt)
+        forward = _Training(start_forward, src, tgt, null_prob, alpha)
+        backward = _Training(start_backward, tgt, src, null_prob, alpha)
+        by_agreement(forward, backward, partners, iterations)
         return forward.result(), backward.result()
 
     def align(self, src: list[int], tgt: list[int]) -> list[int]:
@@ -191,15 +192,14 @@ def _forward_backward(t: torch.Tensor, n_src: torch.Tensor, n_tgt: torch.Tensor,
 class _Training:
     """An HMM's state during EM: its pairs, t(f | e) and jump probabilities."""
 
-    def __init__(self, src: list[list[int]], tgt: list[list[int]], prob: torch.Tensor, null_prob: float,
+    def __init__(self, start: diagonal.Training, src: list[list[int]], tgt: list[list[int]], null_prob: float,
                  alpha: float):
-        self.vocab = 1 + max((max(t) for t in tgt if t), default=0)
-        self.pairs = Pairs.of(src, tgt, self.vocab)
+        """From a trained diagonal model's state on the same pairs: its pairs and t(f | e)."""
+        self.vocab, self.pairs, self.is_null, self.prob = start.vocab, start.pairs, start.is_null, start.prob
         self.lattice = _Lattice(src, tgt)
-        self.prob, self.null_prob, self.alpha = prob, null_prob, alpha
+        self.null_prob, self.alpha = null_prob, alpha
         # jumps start peaked at +1, the next source word, as exp(-|d - 1|)
         self.jumps = torch.exp(-torch.arange(-MAX_JUMP, MAX_JUMP + 1, dtype=torch.float64).sub(1).abs())
-        self.is_null = self.pairs.unique[self.pairs.inverse] < self.vocab  # (N,)
         self._jump_counts = torch.zeros_like(self.jumps)  # of the last posterior()
 
     def posterior(self) -> torch.Tensor:
@@ -210,9 +210,7 @@ class _Training:
     def update(self, posterior: torch.Tensor) -> None:
         """The M-step from each element's posterior (N,), and from the jumps counted by the
         last posterior() (an agreeing posterior leaves them as they were)."""
-        counts = self.pairs.counts(posterior, normalised=True)
-        self.prob = torch.exp(torch.special.digamma(counts + self.alpha) -
-                              torch.special.digamma(self.pairs.per_source(counts + self.alpha)))
+        self.prob = lexicon_step(self.pairs, posterior, self.alpha)
         jumps = self._jump_counts + 1e-3
         self.jumps = jumps / jumps.sum()
 

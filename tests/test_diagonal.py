@@ -6,7 +6,7 @@ import random
 import torch
 
 from s2s.align import NULL, Model1, Pairs
-from s2s.diagonal import Cells, DiagonalModel, _partners, _Training, agreeing
+from s2s.diagonal import Cells, DiagonalModel, Training, _partners, agreeing
 from tests.test_align import permuted_corpus
 
 
@@ -82,7 +82,7 @@ def test_each_link_has_one_partner_in_the_other_direction_with_the_same_words():
 
 def test_agreement_keeps_a_distribution_per_word_and_moves_disagreement_to_null():
     src, tgt, _ = permuted_corpus(60)
-    forward, backward = _Training(src, tgt, 4.0, 0.08, 0.01), _Training(tgt, src, 4.0, 0.08, 0.01)
+    forward, backward = Training(src, tgt, 4.0, 0.08, 0.01), Training(tgt, src, 4.0, 0.08, 0.01)
     to_backward, _ = _partners(src, tgt)
     mine, theirs = forward.posterior(), backward.posterior()
     agreed = agreeing(forward, mine, theirs, to_backward)
