@@ -16,7 +16,8 @@ t(f | e) is the diagonal model's (variational Bayes), and training by agreement 
 same product of the two directions' posteriors. t(f | e) starts from the diagonal model's,
 trained both ways by agreement, as HMMs are usually started from a simpler model.
 `learn_links` gives the word links of sentence pairs from aligners trained on those pairs;
-`s2s align` without a model runs it with HMMs trained by agreement.
+`text_links` runs it with HMMs trained by agreement on text as written, as `s2s align`
+without a model does.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import torch
 
 from s2s.align import Model1, Pairs
+from s2s.alignment import symmetrize
 from s2s import diagonal
 from s2s.diagonal import by_agreement, lexicon_step, train_alone, train_both
 
@@ -239,6 +241,18 @@ def learn_links(src: list[str], tgt: list[str], aligner: type = HmmModel, jointl
         back = [backward.align(t, s) for s, t in zip(src_ids, tgt_ids)]
     return ([{(i, j) for j, i in enumerate(links) if i >= 0} for links in there],
             [{(i, j) for i, j in enumerate(links) if j >= 0} for links in back])
+
+
+def text_links(src: list[str], tgt: list[str], method: str = "grow-diag-final-and") -> list[set[tuple[int, int]]]:
+    """The links of sentence pairs as they are written, from HMMs trained on them both ways by
+    agreement, the two directions combined by `method` (`s2s.alignment.symmetrize`): the
+    aligners read classical_tokens, and the links are of whitespace words (word_links).
+    `s2s align` without a model prints these."""
+    src_tokens, tgt_tokens = [classical_tokens(line) for line in src], [classical_tokens(line) for line in tgt]
+    forward, backward = learn_links([" ".join(tokens) for tokens, _ in src_tokens],
+                                    [" ".join(tokens) for tokens, _ in tgt_tokens])
+    return [word_links(symmetrize(a, b, method), s, t)
+            for a, b, s, t in zip(forward, backward, src_tokens, tgt_tokens)]
 
 
 def classical_tokens(line: str) -> tuple[list[str], list[int]]:

@@ -99,20 +99,17 @@ def align(model, src_file, tgt_file, output, backward, symmetrize, utf8_errors, 
 
 
 def _learned(src_file: str, tgt_file: str, method: str, utf8_errors: str) -> Iterator[str]:
-    """Pharaoh lines of every pair from s2s.hmm's aligners, trained both ways on them: on
-    lowercased tokens with punctuation split off, the links then moved to whitespace words
-    (s2s.hmm.word_links)."""
-    from s2s.alignment import pharaoh, symmetrize
-    from s2s.hmm import classical_tokens, learn_links, word_links
+    """Pharaoh lines of every pair from s2s.hmm's aligners, trained both ways on them
+    (s2s.hmm.text_links)."""
+    from s2s.alignment import pharaoh
+    from s2s.hmm import text_links
     from s2s.text import read_lines
 
     src, tgt = [], []
     for a, b in _chunks(read_lines(src_file, utf8_errors), read_lines(tgt_file, utf8_errors), src_file, tgt_file):
-        src.extend(classical_tokens(line) for line in a)
-        tgt.extend(classical_tokens(line) for line in b)
-    forward, backward = learn_links([" ".join(tokens) for tokens, _ in src], [" ".join(tokens) for tokens, _ in tgt])
-    for a, b, src_tokens, tgt_tokens in zip(forward, backward, src, tgt):
-        yield pharaoh(word_links(symmetrize(a, b, method), src_tokens, tgt_tokens))
+        src.extend(a)
+        tgt.extend(b)
+    yield from (pharaoh(links) for links in text_links(src, tgt, method))
 
 
 def _chunks(src: Iterator[str], tgt: Iterator[str], src_name: str, tgt_name: str
