@@ -108,9 +108,8 @@ def teacher(program: str | None) -> None:
     raw = {lang: read(WORK / f"train.{lang}") for lang in ("en", "fr")}
     start = time.perf_counter()
     if program:
-        en, fr, _ = classic_text()
+        en, fr, gold = classic_text()
         sides = eflomal(program, en, fr, len(en))
-        gold = len(read(GOLD / "dev.en"))
         words = {lang: [classical_tokens(line)[1] for line in raw[lang][:-gold]] +
                  [list(range(len(line.split()))) for line in raw[lang][-gold:]] for lang in ("en", "fr")}
         found = [{(words["en"][n][i], words["fr"][n][j]) for i, j in symmetrize(fwd, rev, "grow-diag-final-and")}
