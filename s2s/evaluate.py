@@ -40,12 +40,11 @@ def translate_and_score(translator: Translator, src_path: str | Path, ref_path: 
 def reference_labels(task: str, path: str | Path, format: str) -> list[str]:
     """Reference labels as lines (tag: a sentence's labels joined by spaces), read from a
     plain label file (`text`) or from a data file of the task's format."""
-    from s2s.labels import read_classify, read_tagged
+    from s2s.labels import read_data_file
 
     if format == "text":
         return list(read_lines(path))
-    read = read_classify if task == "classify" else read_tagged
-    return read([Path(path)], format).fingerprint_lines()[1]
+    return read_data_file(task, format, Path(path), "--ref-format").fingerprint_lines()[1]
 
 
 def predict_and_score(predictor, inputs: list, refs: list[str], ref_name: str):

@@ -125,10 +125,16 @@ def read_conllu(path: Path) -> Labelled:
     return Labelled(words, tags, str(path))
 
 
-def read_inputs(task: str, format: str, path: Path) -> list:
-    """The inputs of a data file of one of the task's formats (its labels ignored)."""
-    examples = read_classify([path], format) if task == "classify" else read_tagged([path], format)
-    return examples.inputs
+TASK_FORMATS = {"classify": ("label_first", "tsv"), "tag": ("conllu",)}  # one-file data formats
+
+
+def read_data_file(task: str, format: str, path: Path, option: str) -> Labelled:
+    """The examples of one data file in one of the task's one-file formats; a format of
+    another task is an error that names the option it came from."""
+    if format not in TASK_FORMATS[task]:
+        raise UserError(f"{option} {format} is not a format of task {task} "
+                        f"(it reads text, {', '.join(TASK_FORMATS[task])})")
+    return read_classify([path], format) if task == "classify" else read_tagged([path], format)
 
 
 class LabelSet:

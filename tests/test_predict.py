@@ -108,6 +108,12 @@ def test_predict_gives_one_line_per_input_line_and_empty_for_empty(classify_run,
     by_format = cli("eval", "--task", "classify", "--hyp", tmp_path / "hyp", "--ref", root / "test.sst",
                     "--ref-format", "label_first", "-b")
     assert by_format.stdout == by_model.stdout
+    # a labelled data file scored with a model: read once for the inputs and once for the labels,
+    # never as text whose first word is the label
+    for extra in ((), ("--src", root / "test.sst")):
+        by_data_file = cli("eval", "-m", root / "run", *extra, "--ref", root / "test.sst", "--ref-format",
+                           "label_first", "-b")
+        assert by_data_file.exit_code == 0 and by_data_file.stdout == by_model.stdout, by_data_file.output
 
 
 @pytest.mark.slow
@@ -134,7 +140,14 @@ def test_info_and_translate_know_a_labelers_task(classify_run):
     result = cli("translate", "-m", root / "run", input="good\n")
     assert result.exit_code == 1 and "is a classify model, not a translator: use s2s predict" in result.output
     result = cli("predict", "-m", root / "run", "-i", root / "test.sst", "--format", "conllu")
-    assert result.exit_code == 1 and "not a format of task classify" in result.output
+    assert result.exit_code == 1 and "--format conllu is not a format of task classify" in result.output
+    result = cli("eval", "-m", root / "run", "--ref", root / "test.sst", "--ref-format", "conllu")
+    assert result.exit_code == 1 and "--ref-format conllu is not a format of task classify" in result.output
+    result = cli("eval", "--task", "classify", "--hyp", root / "test.sst", "--ref", root / "test.sst",
+                 "--ref-format", "conllu")
+    assert result.exit_code == 1 and "--ref-format conllu is not a format of task classify" in result.output
+    result = cli("eval", "-m", root / "run", "--ref", root / "test.sst")
+    assert result.exit_code == 2 and "--ref DATA_FILE with its --ref-format" in result.output
     alone, twice = cli("eval", "-m", root / "run", "-b"), cli("eval", "-m", root / "run", "-m", root / "run", "-b")
     assert twice.exit_code == 0 and twice.stdout == alone.stdout  # an ensemble of one model twice is that model
     result = cli("predict", "-m", root / "run", "-m", root / "run" / "best.pt",

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -23,7 +25,8 @@ from s2s.metrics import WIDTH
               help="Checkpoint or run directory to translate --src with (without --src/--ref: "
                    "the run's data.test split); several -m make an ensemble (translate, classify or tag).")
 @click.option("--src", type=click.Path(exists=True, dir_okay=False),
-              help="Source text for -m (default: the run's data.test source file).")
+              help="Source text for -m (default: the run's data.test source file; classify/tag: "
+                   "the --ref data file itself when its --ref-format is not text).")
 @click.option("--task", type=click.Choice(["translate", "classify", "tag"]),
               help="With --hyp: what is scored (default translate; classify: a label per line; tag: "
                    "a line of labels per sentence). With -m it is the model's.")
@@ -53,6 +56,7 @@ def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_s
       s2s eval -m runs/a -m runs/b     # an ensemble of two models on the first one's test split
       s2s eval -m runs/sst2            # a classifier on its run's test split
       s2s eval -m runs/sst2 -m runs/sst2-seed2   # an ensemble of two classifiers
+      s2s eval -m runs/sst2 --ref $S2S_DATA/sst/stsa.binary.dev --ref-format label_first
       s2s eval --task classify --hyp labels.txt --ref gold.txt
     """
     from s2s.text import iter_lines, split_path
@@ -105,7 +109,7 @@ def _evaluate_labels(ref, hyp, models, src, task, ref_format, as_json, score_onl
     """`s2s eval` for classify and tag: predictions (a file, or a model's) against references."""
     from s2s.text import iter_lines, read_lines
     from s2s.evaluate import predict_and_score, reference_labels
-    from s2s.labels import read_split
+    from s2s.labels import read_data_file, read_split
     from s2s.labelscores import score_lines
 
     if hyp is not None:
@@ -117,9 +121,14 @@ def _evaluate_labels(ref, hyp, models, src, task, ref_format, as_json, score_onl
         from s2s.predictor import Predictor
 
         predictor = Predictor.load(models, device_name, batch_size=batch_size)
-        if (src is None) != (ref is None):
-            raise click.UsageError("-m MODEL takes both --src and --ref, or neither (the run's test split)")
-        if src is None:
+        one_file = ref is not None and ref_format != "text" and (src is None or os.path.samefile(src, ref))
+        if (src is None) != (ref is None) and not one_file:
+            raise click.UsageError("-m MODEL takes both --src and --ref, --ref DATA_FILE with its --ref-format "
+                                   "alone, or neither (the run's test split)")
+        if one_file:  # the data file holds the inputs and their labels
+            examples = read_data_file(predictor.task, ref_format, Path(ref), "--ref-format")
+            inputs, refs = examples.inputs, examples.fingerprint_lines()[1]
+        elif src is None:
             data = predictor.config.data
             if not data.test:
                 raise UserError(f"{models[0]}: the run's config has no data.test; give --src and --ref")

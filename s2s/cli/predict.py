@@ -46,7 +46,7 @@ def predict(models, input_file, input_format, output, utf8_errors, batch_size, d
       s2s predict -m runs/ewt_upos -i $S2S_DATA/ud-english-ewt/en_ewt-ud-test.conllu --format conllu
     """
     from s2s.text import iter_lines, read_lines
-    from s2s.labels import read_inputs
+    from s2s.labels import read_data_file
     from s2s.predictor import Predictor
 
     setup_logging(verbose=False)
@@ -56,11 +56,7 @@ def predict(models, input_file, input_format, output, utf8_errors, batch_size, d
     if input_format != "text":
         if input_file == "-":
             raise click.UsageError(f"--format {input_format} reads a file: give it with -i FILE")
-        formats = {"classify": ("label_first", "tsv"), "tag": ("conllu",)}[predictor.task]
-        if input_format not in formats:
-            raise UserError(f"--format {input_format} is not a format of task {predictor.task} "
-                            f"(it reads text, {', '.join(formats)})")
-        inputs = read_inputs(predictor.task, input_format, Path(input_file))
+        inputs = read_data_file(predictor.task, input_format, Path(input_file), "--format").inputs
         results = iter(predictor.predict(inputs))
     else:
         lines = iter_lines(sys.stdin.buffer, "<stdin>", utf8_errors) if input_file == "-" else \
