@@ -87,7 +87,7 @@ def test_a_classifier_learns_its_task_and_reports_accuracy(classify_run):
 
 
 @pytest.mark.slow
-def test_predict_gives_one_line_per_input_line_and_empty_for_empty(classify_run, tmp_path):
+def test_predict_gives_one_line_per_input_line_and_empty_for_empty(classify_run, tmp_path, monkeypatch):
     root, _ = classify_run
     lines = ["good good film", "", "awful boring plot", "   ", "the film was lovely and fine"]
     result = cli("predict", "-m", root / "run", input="\n".join(lines) + "\n")
@@ -108,12 +108,18 @@ def test_predict_gives_one_line_per_input_line_and_empty_for_empty(classify_run,
     by_format = cli("eval", "--task", "classify", "--hyp", tmp_path / "hyp", "--ref", root / "test.sst",
                     "--ref-format", "label_first", "-b")
     assert by_format.stdout == by_model.stdout
-    # a labelled data file scored with a model: read once for the inputs and once for the labels,
-    # never as text whose first word is the label
+    # a labelled data file scored with a model: the model reads its texts, never a line whose
+    # first word is the label
+    from s2s.predictor import Predictor
+    seen, predict = [], Predictor.predict
+    monkeypatch.setattr(Predictor, "predict", lambda self, inputs: seen.append(inputs) or predict(self, inputs))
+    texts = [line.split(" ", 1)[1] for line in (root / "test.sst").read_text().splitlines()]
     for extra in ((), ("--src", root / "test.sst")):
+        seen.clear()
         by_data_file = cli("eval", "-m", root / "run", *extra, "--ref", root / "test.sst", "--ref-format",
                            "label_first", "-b")
         assert by_data_file.exit_code == 0 and by_data_file.stdout == by_model.stdout, by_data_file.output
+        assert seen == [texts]
 
 
 @pytest.mark.slow
@@ -130,6 +136,13 @@ def test_a_tagger_gives_every_word_one_label_even_unseen_ones(tag_run):
     assert out[2].split()[0] == "DET" and out[2].split()[-1] == "PUNCT"
     result = cli("eval", "-m", root / "run")
     assert result.exit_code == 0 and result.stdout.startswith("accuracy = ") and "NOUN: P" in result.stdout
+    # the same sentences as a CoNLL-U file, scored with --ref-format conllu
+    sentences = zip((root / "valid.words").read_text().splitlines(), (root / "valid.tags").read_text().splitlines())
+    (root / "valid.conllu").write_text("".join(
+        "".join(f"{i}\t{w}\t_\t{t}\t_\t_\t_\t_\t_\t_\n" for i, (w, t) in enumerate(zip(ws.split(), ts.split()), 1))
+        + "\n" for ws, ts in sentences))
+    by_file = cli("eval", "-m", root / "run", "--ref", root / "valid.conllu", "--ref-format", "conllu")
+    assert by_file.exit_code == 0 and by_file.stdout == result.stdout, by_file.output
 
 
 @pytest.mark.slow

@@ -18,7 +18,8 @@ from s2s.metrics import WIDTH
 
 @click.command(name="eval", short_help="Score translations (BLEU, chrF) or labels (accuracy, F1).")
 @click.option("-r", "--ref", type=click.Path(exists=True, dir_okay=False),
-              help="Reference translations (with -m: default the run's data.test target file).")
+              help="Reference translations, or labels (with -m: default the run's data.test target file; "
+                   "classify/tag: a data file with --ref-format).")
 @click.option("--hyp", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
               help="Hypotheses to score, '-' for stdin (instead of translating with -m).")
 @click.option("-m", "--model", "models", multiple=True, type=click.Path(exists=True),
@@ -31,7 +32,8 @@ from s2s.metrics import WIDTH
               help="With --hyp: what is scored (default translate; classify: a label per line; tag: "
                    "a line of labels per sentence). With -m it is the model's.")
 @click.option("--ref-format", type=click.Choice(["text", "label_first", "tsv", "conllu"]), default="text",
-              show_default=True, help="classify/tag: read the reference labels from a data file of this format.")
+              show_default=True, help="classify/tag: --ref is a data file of this format; its labels are the "
+                                         "references and, with -m and no other --src, its inputs are labelled.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON line instead of text.")
 @click.option("-b", "--score-only", is_flag=True, help="Print the scores alone, one per line.")
 @search_options
@@ -65,7 +67,8 @@ def evaluate(ref, hyp, models, src, task, ref_format, as_json, score_only, max_s
     setup_logging(verbose=False)
     model = models[0] if models else None
     if (hyp is None) == (model is None):
-        raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE]")
+        raise click.UsageError("give either --hyp FILE --ref FILE, or -m MODEL [--src FILE --ref FILE | "
+                               "--ref DATA_FILE --ref-format F]")
     if model is not None and task is not None:
         raise click.UsageError("--task is for --hyp: with -m the task is the model's")
     if model is not None and _task_of(model) != "translate" or task in ("classify", "tag"):
