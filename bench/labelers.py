@@ -47,7 +47,7 @@ def parse_args() -> argparse.Namespace:
 def score(predictor: Predictor, split: str) -> tuple[float, float]:
     data = predictor.config.data
     examples = read_split(predictor.task, data, split)
-    scores = score_lines(predictor.task, predictor.predict(examples.inputs), examples.fingerprint_lines()[1],
+    scores = score_lines(predictor.task, predictor.predict(examples.inputs), examples.label_lines(),
                          "predictions", examples.name)
     return scores.accuracy, scores.macro_f1
 

@@ -44,7 +44,7 @@ def reference_labels(task: str, path: str | Path, format: str) -> list[str]:
 
     if format == "text":
         return list(read_lines(path))
-    return read_data_file(task, format, Path(path), "--ref-format").fingerprint_lines()[1]
+    return read_data_file(task, format, Path(path), "--ref-format").label_lines()
 
 
 def predict_and_score(predictor, inputs: list, refs: list[str], ref_name: str):

@@ -38,9 +38,13 @@ class Labelled:
         """The inputs as lines of text (a tag example's words joined by spaces)."""
         return [x if isinstance(x, str) else " ".join(x) for x in self.inputs]
 
+    def label_lines(self) -> list[str]:
+        """The labels as lines (a tag example's labels joined by spaces), as predictions are written."""
+        return [y if isinstance(y, str) else " ".join(y) for y in self.labels]
+
     def fingerprint_lines(self) -> tuple[list[str], list[str]]:
         """(inputs, labels) as lines, for s2s.text.fingerprint."""
-        return self.text(), [y if isinstance(y, str) else " ".join(y) for y in self.labels]
+        return self.text(), self.label_lines()
 
 
 def split_files(data: DataConfig, split: str) -> list[Path]:

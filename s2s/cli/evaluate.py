@@ -130,13 +130,13 @@ def _evaluate_labels(ref, hyp, models, src, task, ref_format, as_json, score_onl
                                    "alone, or neither (the run's test split)")
         if one_file:  # the data file holds the inputs and their labels
             examples = read_data_file(predictor.task, ref_format, Path(ref), "--ref-format")
-            inputs, refs = examples.inputs, examples.fingerprint_lines()[1]
+            inputs, refs = examples.inputs, examples.label_lines()
         elif src is None:
             data = predictor.config.data
             if not data.test:
                 raise UserError(f"{models[0]}: the run's config has no data.test; give --src and --ref")
             examples = read_split(predictor.task, data, data.test)
-            inputs, refs, ref = examples.inputs, examples.fingerprint_lines()[1], examples.name
+            inputs, refs, ref = examples.inputs, examples.label_lines(), examples.name
         else:
             inputs = predictor.inputs(list(read_lines(src)))
             refs = reference_labels(predictor.task, ref, ref_format)
