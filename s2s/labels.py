@@ -17,7 +17,7 @@ from pathlib import Path
 
 import conllu
 
-from s2s.config import DataConfig
+from s2s.config import FORMATS, DataConfig
 from s2s.text import read_lines, read_parallel, split_path
 from s2s.errors import UserError
 
@@ -59,10 +59,12 @@ def split_files(data: DataConfig, split: str) -> list[Path]:
 
 def read_split(task: str, data: DataConfig, split: str) -> Labelled:
     """Reads one split of a classify or tag task in the config's data.format."""
-    files = split_files(data, split)
-    if task == "classify":
-        return read_classify(files, data.format)
-    return read_tagged(files, data.format)
+    return _read(task, split_files(data, split), data.format)
+
+
+def _read(task: str, files: list[Path], format: str) -> Labelled:
+    """The examples of a split's files (one, or two for `parallel`) in the given format."""
+    return read_classify(files, format) if task == "classify" else read_tagged(files, format)
 
 
 def read_classify(files: list[Path], format: str) -> Labelled:
@@ -129,16 +131,14 @@ def read_conllu(path: Path) -> Labelled:
     return Labelled(words, tags, str(path))
 
 
-TASK_FORMATS = {"classify": ("label_first", "tsv"), "tag": ("conllu",)}  # one-file data formats
-
-
 def read_data_file(task: str, format: str, path: Path, option: str) -> Labelled:
-    """The examples of one data file in one of the task's one-file formats; a format of
-    another task is an error that names the option it came from."""
-    if format not in TASK_FORMATS[task]:
+    """The examples of one data file in one of the task's one-file formats (config.FORMATS
+    less `parallel`); a format of another task is an error that names the option it came from."""
+    one_file = [f for f in FORMATS[task] if f != "parallel"]
+    if format not in one_file:
         raise UserError(f"{option} {format} is not a format of task {task} "
-                        f"(it reads text, {', '.join(TASK_FORMATS[task])})")
-    return read_classify([path], format) if task == "classify" else read_tagged([path], format)
+                        f"(it reads text, {', '.join(one_file)})")
+    return _read(task, [path], format)
 
 
 class LabelSet:
